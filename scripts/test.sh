@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The whole test suite of dual_ifm. Test groups:
+#   export   the package in dual_ifm/ is exactly what nbdev_export makes from nbs/
+#   readme   README.md is what scripts/make_readme.py makes from nbs/index.ipynb
+#   <nb>     every notebook in nbs/, run by nbdev_test (cells flagged `slow` or `gpu` are skipped unless
+#            TEST_FLAGS="slow gpu" is set)
+#   <mp>     every multi-process test script in scripts/tests/ (e.g. torchrun with the gloo backend)
+# Prints one line per group and `N passed, N failed`; exits non-zero when a group fails or nothing ran.
+# Usage: scripts/test.sh [notebook-name-pattern]      e.g. scripts/test.sh 01_
+set -u
+cd "$(dirname "$0")/.."
+export WANDB_MODE=disabled MPLBACKEND=Agg PYTHONHASHSEED=0
+pattern="${1:-}"
+logdir=$(mktemp -d)
+passed=0; failed=0; failures=()
+
+group() {  # group NAME COMMAND...: run one test group, record and report it
+  local name=$1; shift
+  local start=$SECONDS
+  if "$@" >"$logdir/$name.log" 2>&1; then
+    passed=$((passed + 1)); printf 'PASS  %-24s %4ss\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1)); failures+=("$name"); printf 'FAIL  %-24s %4ss\n' "$name" $((SECONDS - start))
+    sed 's/^/      | /' "$logdir/$name.log" | tail -n 60
+  fi
+}
+
+export_in_sync() {
+  nbdev_export || return 1
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    local changed
+    changed=$(git status --porcelain -- dual_ifm)
+    if [ -n "$changed" ]; then
+      echo "dual_ifm/ differs from what the notebooks export (edit nbs/, run nbdev_export, commit both):"
+      echo "$changed"; git --no-pager diff --stat -- dual_ifm; return 1
+    fi
+  else
+    echo "not a git checkout: the export ran but could not be compared"
+  fi
+}
+
+if [ -z "$pattern" ]; then
+  group export export_in_sync
+  group readme python scripts/make_readme.py --check
+fi
+for nb in nbs/*.ipynb; do
+  name=$(basename "$nb" .ipynb)
+  [ -n "$pattern" ] && [[ "$name" != *"$pattern"* ]] && continue
+  group "$name" nbdev_test --path "$nb" --flags "${TEST_FLAGS:-}" --do_print
+done
+if [ -d scripts/tests ]; then
+  for t in scripts/tests/*.sh; do
+    [ -e "$t" ] || continue
+    name=$(basename "$t" .sh)
+    [ -n "$pattern" ] && [[ "$name" != *"$pattern"* ]] && continue
+    group "$name" bash "$t"
+  done
+fi
+
+rm -rf "$logdir"
+echo "$passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then echo "failed: ${failures[*]}"; exit 1; fi
+if [ "$passed" -eq 0 ]; then echo "no test ran (pattern '${pattern}' matched nothing?)"; exit 1; fi
+exit 0
