@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/12a_main.ipynb #439592f0
+# %% ../nbs/12a_main.ipynb #f967b159
 #| eval: false
 from .cli import main
 
