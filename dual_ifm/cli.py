@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 import dual_ifm
-from .core import add_config_args, config_from_args
-from .data import DATASETS, DatasetError, FundusDataset, _found_datasets, available_sizes, dataset_folder, get_spec, load_json
+from .core import add_config_args, config_from_args, load_json
+from .data import DATASETS, DatasetError, FundusDataset, _found_datasets, available_sizes, dataset_folder, get_spec
 
 # %% auto #0
 __all__ = ['COMMANDS', 'DESCRIPTION', 'Command', 'register_command', 'InfoConfig', 'dataset_report', 'DatasetsConfig',

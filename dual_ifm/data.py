@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .core import load_json, parallel_map, save_json
+from .core import load_json, parallel_map
 
 # %% auto #0
 __all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'DatasetError', 'Column',

@@ -18,7 +18,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .core import clean_partial_files, config_to_dict, load_json, parallel_map, save_csv, save_image, save_json
+from .core import clean_partial_files, config_to_dict, parallel_map, save_csv, save_image, save_json
 from .data import DATASETS, DatasetError, encode_column, make_holdout, make_splits
 
 # %% auto #0
