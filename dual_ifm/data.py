@@ -23,7 +23,7 @@ from .core import load_json, parallel_map
 __all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'DatasetError', 'Column',
            'RowFilter', 'DatasetSpec', 'register_dataset', 'spec_from_dict', 'spec_to_dict', 'dataset_folder',
            'get_spec', 'canonical', 'canonical_values', 'encode_column', 'make_splits', 'make_holdout',
-           'available_sizes', 'load_table', 'FundusDataset', 'load_dataset']
+           'available_sizes', 'load_table', 'FundusDataset', 'load_dataset', 'normalize']
 
 # %% ../nbs/00_data.ipynb #dd6eb29b
 MISSING_WORDS = ('missing', 'not specified', 'decline', 'unknown', 'other', 'nan', '')
@@ -621,3 +621,11 @@ class FundusDataset(torch.utils.data.Dataset):
 def load_dataset(name: str, **kwargs) -> FundusDataset:
     "Shorthand for `FundusDataset(name, **kwargs)`."
     return FundusDataset(name, **kwargs)
+
+# %% ../nbs/00_data.ipynb #bcb9b1ec
+def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
+    "uint8 images (B x 3 x H x W or 3 x H x W, 0-255) -> float32 `(x / 255 - mean) / std` per channel."
+    if images.dtype != torch.uint8: raise TypeError(f'normalize expects uint8 images (0-255), got {images.dtype}.')
+    m = torch.as_tensor(mean, dtype=torch.float32, device=images.device).view(-1, 1, 1)
+    s = torch.as_tensor(std, dtype=torch.float32, device=images.device).view(-1, 1, 1)
+    return (images.float() / 255 - m) / s
