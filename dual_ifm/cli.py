@@ -82,7 +82,32 @@ register_command(Command(
     ('dual-ifm prepare --name aptos --images raw/aptos/train_images --labels raw/aptos/train.csv --out datasets --size 256',
      "dual-ifm prepare --name eyepacs --images raw/eyepacs --labels raw/eyepacs/labels.csv --patient-regex '^(\\d+)_' --size 256,512")))
 
-# %% ../nbs/12_cli.ipynb #5434115d
+# %% ../nbs/12_cli.ipynb #fb1f47ba
+from .model import EmbedConfig, run_embed
+
+def _run_embed(cfg: EmbedConfig) -> int:
+    out = run_embed(cfg)
+    with np.load(out) as e:
+        shapes = ', '.join(f'{k} {e[k].shape}' for k in ('z', 'h', 'targets') if k in e.files)
+    print(f'Wrote {out}: {shapes}.')
+    return 0
+
+register_command(Command(
+    'embed', 'embed a dataset with a checkpoint: z (and h) with labels to an .npz file', EmbedConfig, _run_embed,
+    'Run a model (our checkpoint or a published .pt file) over a dataset split in batches and store the embedding z, '
+    'optionally the pooled features h, the labels, image paths and patient ids.',
+    ('dual-ifm embed --checkpoint tsimcne2d_bagnet33_all_256_1225.pt --dataset idrid --split test --out idrid_test.npz',)))
+
+# %% ../nbs/12_cli.ipynb #1b014652
+from .bench import BenchConfig, run_bench
+
+register_command(Command(
+    'bench', 'time the training step, the published way against ours, in one run', BenchConfig, lambda cfg: (run_bench(cfg), 0)[1],
+    'Measure one training step (two views, forward, Cauchy loss, backward, SGD) of the backbone with its projector in float32 '
+    '(the published way), channels-last and bfloat16, on this machine in one run, and print the table.',
+    ('dual-ifm bench --threads 1', 'dual-ifm bench --width 1,0.25 --image-size 256,128 --out bench.json')))
+
+# %% ../nbs/12_cli.ipynb #1526154f
 @dataclass
 class InfoConfig:
     "Settings of `dual-ifm info`."
@@ -137,7 +162,7 @@ register_command(Command('datasets', 'list the built-in dataset specs and the da
                          'any folder with metadata/metadata.csv (and optionally metadata/dataset.json) is a custom dataset.',
                          ('dual-ifm datasets --root datasets',)))
 
-# %% ../nbs/12_cli.ipynb #d27b172c
+# %% ../nbs/12_cli.ipynb #257ee3e3
 DESCRIPTION = """\
 Dual-IFM: an interpretable foundation model for retinal fundus photographs.
 
