@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal, NamedTuple
@@ -126,7 +125,7 @@ def _plain(obj):
     from dual_ifm.core import config_to_dict
     from dataclasses import is_dataclass
     if is_dataclass(obj) and not isinstance(obj, type): obj = config_to_dict(obj)
-    if isinstance(obj, dict): return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, dict): return {(k if isinstance(k, (str, int)) else str(k)): _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [_plain(v) for v in obj]
     if isinstance(obj, Path): return str(obj)
     if isinstance(obj, str): return str(obj)                  # also str subclasses such as torch.__version__
