@@ -36,33 +36,41 @@ def _peak_rss_mb() -> float:
 def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_size: int = 256, batch: int = 8,
                        mode: str = 'fp32 (published)', steps: int = 2, warmup: int = 1, device: str | None = None,
                        embedding_dim: int = 128, seed: int = 0) -> dict:
-    "Time `steps` training steps (after `warmup` ones) of `backbone` + projector on a `batch` of images (two views of batch/2)."
+    """Time `steps` training steps (after `warmup` ones) of `backbone` + projector on a `batch` of images (two views of batch/2).
+    Under torchrun the batch is global: each process takes its share, DDP averages the gradients, negatives come from all ranks."""
     if mode not in STEP_MODES: raise ValueError(f'Unknown mode {mode!r}; choose from {list(STEP_MODES)}.')
     if batch < 2 or batch % 2: raise ValueError(f'batch must be an even number of images (two views per photograph), got {batch}.')
-    images = batch // 2
+    import torch.distributed as dist
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    if (batch // 2) % world: raise ValueError(f'batch/2 = {batch // 2} photographs cannot be split over {world} processes.')
+    images = batch // 2 // world
     channels_last, bf16 = STEP_MODES[mode]
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if dev.type == 'cuda' and world > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     torch.manual_seed(seed)
     model = DualIFM(backbone, embedding_dim=embedding_dim, width=width).to(dev).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(2 * images, 3, image_size, image_size, device=dev).contiguous(memory_format=fmt)
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            z = model(x, want='z').z
+            z = net(x, want='z').z
         loss = cauchy_infonce(z[:images], z[images:])
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         return loss
     for _ in range(warmup): step()
     if dev.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+    if world > 1: dist.barrier()
     t = time.perf_counter()
     for _ in range(steps): loss = step()
     loss.item()
     if dev.type == 'cuda': torch.cuda.synchronize()
+    if world > 1: dist.barrier()
     sec = (time.perf_counter() - t) / steps
     return {'backbone': backbone, 'width': width, 'image_size': image_size, 'batch': batch, 'mode': mode, 'device': str(dev),
-            'threads': torch.get_num_threads(), 's/step': sec, 'img/s': batch / sec,
+            'processes': world, 'threads': torch.get_num_threads(), 's/step': sec, 'img/s': batch / sec,
             'peak_mem_mb': (torch.cuda.max_memory_allocated() / 2**20) if dev.type == 'cuda' else _peak_rss_mb()}
 
 # %% ../nbs/90_bench.ipynb #837b3829
@@ -87,15 +95,22 @@ class BenchConfig:
             raise ValueError(f'give one image size or one per width: {len(self.width)} width(s), {len(self.image_size)} size(s).')
 
 def run_bench(cfg: BenchConfig) -> pd.DataFrame:
-    "Measure the training step in each mode and for each (width, size); print and return the table (and write JSON)."
+    """Measure the training step in each mode and for each (width, size); print and return the table (and write JSON).
+    Started by torchrun, the processes share each global batch and rank 0 reports."""
+    import torch.distributed as dist
     if cfg.threads: torch.set_num_threads(cfg.threads)
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if torch.cuda.is_available() and cfg.device != 'cpu' else 'gloo')
     sizes = cfg.image_size * len(cfg.width) if len(cfg.image_size) == 1 else cfg.image_size
     rows = [time_training_step(cfg.backbone, w, s, cfg.batch, m, cfg.steps, cfg.warmup, cfg.device)
             for w, s in zip(cfg.width, sizes) for m in cfg.modes]
+    if world > 1:
+        dist.barrier(); dist.destroy_process_group()
+        if int(os.environ.get('RANK', 0)) != 0: return pd.DataFrame(rows)
     df = pd.DataFrame(rows)
     ref = df.groupby(['width', 'image_size'])['img/s'].transform(lambda v: v.iloc[0])
     df['x published'] = df['img/s'] / ref
-    print(df[['backbone', 'width', 'image_size', 'batch', 'mode', 'device', 'threads', 's/step', 'img/s', 'x published', 'peak_mem_mb']]
+    print(df[['backbone', 'width', 'image_size', 'batch', 'mode', 'device', 'processes', 'threads', 's/step', 'img/s', 'x published', 'peak_mem_mb']]
           .to_string(index=False, float_format=lambda v: f'{v:.3g}'))
     if cfg.out is not None:
         save_json({'machine': platform.platform(), 'processor': platform.processor(), 'cpus': os.cpu_count(), 'torch': torch.__version__,

@@ -321,6 +321,7 @@ class Pretrainer:
         self.ckpt_dir = cfg.out / 'checkpoints'
         self.history: list[dict] = []
         self.wandb_id: str | None = None
+        self._wandb = None
         self.pos = (cfg.start_stage - 1, 0)        # (stage index, epoch within the stage) to run next
         self._setup_data()
         self._setup_model()
@@ -483,7 +484,7 @@ class Pretrainer:
         try: import wandb
         except ImportError:
             warnings.warn('wandb is not installed: logging to log.csv only.'); return
-        self.wandb_id = self.wandb_id or wandb.util.generate_id()
+        self.wandb_id = self.wandb_id or __import__('secrets').token_hex(4)
         self._wandb = wandb.init(project=self.cfg.wandb_project, dir=str(self.cfg.out), id=self.wandb_id, resume='allow',
                                  mode=self.cfg.wandb, config=config_to_dict(self.cfg), name=self.cfg.out.name)
 
