@@ -584,7 +584,7 @@ class FundusDataset(torch.utils.data.Dataset):
                     warnings.warn(f'{e} Serving the next readable image instead (strict=True raises).')
                 continue
             if self.transform is not None: img = self.transform(img)
-            t = torch.from_numpy(self.targets[j])
+            t = torch.tensor(self.targets[j])
             return img, (t[0] if len(self.features) == 1 else t)
         raise DatasetError(f'No image of dataset {self.name!r} ({self.folder}) could be read.')
 
