@@ -125,7 +125,44 @@ register_command(Command(
      'torchrun --nproc_per_node=8 -m dual_ifm pretrain --method dual-ifm --backbone bagnet33 --dataset all --image-size 256 '
      '--batch-size 1024 --epochs 1000,25,200 --sync-bn --out runs/dual_ifm')))
 
-# %% ../nbs/12_cli.ipynb #00bb9300
+# %% ../nbs/12_cli.ipynb #bed06751
+from .downstream import AlignConfig, FinetuneConfig, ProbeConfig, align_projector, finetune, format_summary, linear_probe, summarise
+
+def _print_table(table, title):
+    cols = [c for c in ('model', 'feature', 'fold', 'evaluated_on', 'best_epoch', 'n', 'auroc', 'auprc', 'balanced_accuracy', 'kappa') if c in table]
+    print(title); print(table[cols].to_string(index=False, float_format=lambda v: f'{v:.3f}'))
+    cv = table[table.fold > 0] if (table.fold > 0).any() else table
+    by = [c for c in ('model', 'dataset', 'feature', 'method', 'sparsity') if c in table]
+    print(f'\nmean ± sd over {len(cv)} fold(s):'); print(format_summary(summarise(cv, by)))
+
+def _run_probe(cfg: ProbeConfig) -> int:
+    _print_table(linear_probe(cfg), 'Linear probe'); return 0
+
+def _run_finetune(cfg: FinetuneConfig) -> int:
+    _print_table(finetune(cfg), 'Fine-tuning (scored at the best epoch)'); return 0
+
+def _run_align(cfg: AlignConfig) -> int:
+    print(f'Wrote {align_projector(cfg)}.'); return 0
+
+register_command(Command(
+    'linear-probe', 'linear probe of frozen features: fold 0 and the 5 CV folds', ProbeConfig, _run_probe,
+    'Extract the frozen features of every image once (cached), standardise them and fit an elastic-net logistic regression '
+    '(saga, l1-ratio 0.5, C 1, balanced classes) per fold; write metrics.csv, metrics.json and summary.csv.',
+    ('dual-ifm linear-probe --checkpoint tsimcne2d_bagnet33_all_256_1225.pt --dataset aptos --feature dr',
+     'dual-ifm linear-probe --checkpoint random --backbone bagnet33 --dataset synthetic --feature drbin')))
+register_command(Command(
+    'finetune', 'fine-tune the sparse evidence head (and the backbone) with early stopping, per fold', FinetuneConfig, _run_finetune,
+    'Add the evidence head (Dropout2d + 1x1 convolution, logits = mean of the evidence maps), train it alone, then everything '
+    '(AdamW, class-weighted cross-entropy, optional L1 sparsity of the maps, frozen batch norm, clipping at 1) with early stopping '
+    'that keeps the best epoch; per-dataset defaults from the paper. --folds 1,2,3,4,5 runs the cross-validation.',
+    ('dual-ifm finetune --checkpoint tsimcne2d_bagnet33_all_256_1225.pt --dataset idrid --feature drbin --sparsity 1e-4 --folds 1,2,3,4,5',)))
+register_command(Command(
+    'align', 'retrain only the 2-D projector of a fine-tuned model on the downstream photographs', AlignConfig, _run_align,
+    'Projector alignment: with the backbone and the evidence head frozen, train the projector with the Cauchy loss on two views '
+    'of the downstream photographs (AdamW lr 1e-3, warm-up 5, cosine to 1e-5, batch 256, 100 epochs).',
+    ('dual-ifm align --checkpoint runs/finetune_idrid_drbin/fold0/best.pt --dataset idrid',)))
+
+# %% ../nbs/12_cli.ipynb #be6a1376
 from .embedding import MapConfig, run_map
 
 def _run_map(cfg: MapConfig) -> int:
@@ -135,7 +172,7 @@ register_command(Command('map', 'draw the 2-D map of an embedding file (from dua
                          'Scatter the 2-D embedding drawn by a model\'s own projector, coloured by a stored label.',
                          ('dual-ifm map --embedding runs/demo/holdout_2d.npz --color drbin --out runs/demo/map.png',)))
 
-# %% ../nbs/12_cli.ipynb #1e1db844
+# %% ../nbs/12_cli.ipynb #153aa39d
 @dataclass
 class InfoConfig:
     "Settings of `dual-ifm info`."
@@ -190,7 +227,7 @@ register_command(Command('datasets', 'list the built-in dataset specs and the da
                          'any folder with metadata/metadata.csv (and optionally metadata/dataset.json) is a custom dataset.',
                          ('dual-ifm datasets --root datasets',)))
 
-# %% ../nbs/12_cli.ipynb #7ae851de
+# %% ../nbs/12_cli.ipynb #1bf508a3
 DESCRIPTION = """\
 Dual-IFM: an interpretable foundation model for retinal fundus photographs.
 
