@@ -155,7 +155,7 @@ register_command(Command(
     'Add the evidence head (Dropout2d + 1x1 convolution, logits = mean of the evidence maps), train it alone, then everything '
     '(AdamW, class-weighted cross-entropy, optional L1 sparsity of the maps, frozen batch norm, clipping at 1) with early stopping '
     'that keeps the best epoch; per-dataset defaults from the paper. --folds 1,2,3,4,5 runs the cross-validation.',
-    ('dual-ifm finetune --checkpoint tsimcne2d_bagnet33_all_256_1225.pt --dataset idrid --feature drbin --sparsity 1e-4 --folds 1,2,3,4,5',)))
+    ('dual-ifm finetune --checkpoint tsimcne2d_bagnet33_all_256_1225.pt --dataset idrid --feature drbin --sparsity 1e-4 --folds 1-5',)))
 register_command(Command(
     'align', 'retrain only the 2-D projector of a fine-tuned model on the downstream photographs', AlignConfig, _run_align,
     'Projector alignment: with the backbone and the evidence head frozen, train the projector with the Cauchy loss on two views '

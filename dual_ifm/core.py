@@ -116,11 +116,22 @@ def _unwrap_optional(tp):
     return tp, False
 
 def _parse_seq(text: str, item_type, name: str):
+    "A comma-separated list; integer lists also take ranges: '1-5' or '0,2-4'."
     if isinstance(text, (list, tuple)): return list(text)
     items = [t.strip() for t in str(text).split(',') if t.strip()]
-    try: return [item_type(t) for t in items]
+    out = []
+    try:
+        for t in items:
+            if item_type is int and '-' in t[1:]:
+                a, b = t.split('-', 1) if not t.startswith('-') else (t, None)
+                lo, hi = int(a), int(b)
+                if hi < lo: raise ValueError
+                out += list(range(lo, hi + 1))
+            else: out.append(item_type(t))
     except ValueError:
-        raise argparse.ArgumentTypeError(f'--{name}: expected a comma-separated list of {item_type.__name__}, got {text!r}') from None
+        raise argparse.ArgumentTypeError(f'--{name}: expected a comma-separated list of {item_type.__name__}'
+                                         + (' (ranges like 1-5 allowed)' if item_type is int else '') + f', got {text!r}') from None
+    return out
 
 def _field_converter(tp, name):
     "Return (converter, choices, kind) for a field type."

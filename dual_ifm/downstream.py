@@ -258,7 +258,7 @@ class FinetuneConfig:
     dataset: str = field(metadata={'help': 'dataset name'})
     feature: str | None = field(default=None, metadata={'help': "label to predict (default: the dataset's default)"})
     out: Path | None = field(default=None, metadata={'help': 'run folder (default: runs/finetune_<dataset>_<feature>_<model>)'})
-    folds: list[int] = field(default_factory=lambda: [0], metadata={'help': 'fold(s) to train: 0 (fixed split), 1-5, e.g. 1,2,3,4,5'})
+    folds: list[int] = field(default_factory=lambda: [0], metadata={'help': 'fold(s) to train: 0 (fixed split), 1-5 (cross-validation), e.g. 1-5'})
     root: Path = field(default=Path('datasets'), metadata={'help': 'root folder of datasets'})
     image_size: int | None = field(default=None, metadata={'help': "image size (default: the dataset's only size)"})
     epochs: int = field(default=50, metadata={'help': 'most epochs'})

@@ -12,6 +12,6 @@ for task in aptos:dr areds:amd deepdrid:dr eyepacs:dr fives:disease glaucoma:gla
   if [ ! -f "$root/$ds/metadata/metadata.csv" ]; then echo "skip $ds: not prepared under $root"; continue; fi
   out="$runs/finetune_${ds}_${feature}_${model}"
   resume=(); [ -d "$out" ] && resume=(--resume)
-  dual-ifm finetune --checkpoint "$ckpt" --dataset "$ds" --feature "$feature" --root "$root" --folds 0,1,2,3,4,5 \
+  dual-ifm finetune --checkpoint "$ckpt" --dataset "$ds" --feature "$feature" --root "$root" --folds 0-5 \
     --out "$out" "${resume[@]}" "$@"
 done
