@@ -7,7 +7,8 @@ set -euo pipefail
 ckpt=${1:?usage: linear_probe.sh CHECKPOINT [flags]}; shift
 root=${DATASETS:-datasets}; runs=${RUNS:-runs}
 model=$(basename "${ckpt#*:}" .pt)
-for task in aptos:dr areds:amd deepdrid:dr eyepacs:dr fives:disease glaucoma:glaucoma idrid:drbin idrid:dr messidor:dr papila:glaucoma; do
+source "$(dirname "$0")/tasks.sh"
+for task in "${TASKS[@]}"; do
   ds=${task%%:*}; feature=${task#*:}
   if [ ! -f "$root/$ds/metadata/metadata.csv" ]; then echo "skip $ds: not prepared under $root"; continue; fi
   dual-ifm linear-probe --checkpoint "$ckpt" --dataset "$ds" --feature "$feature" --root "$root" \
