@@ -168,11 +168,47 @@ from .embedding import MapConfig, run_map
 def _run_map(cfg: MapConfig) -> int:
     print(f'Wrote {run_map(cfg)}.'); return 0
 
-register_command(Command('map', 'draw the 2-D map of an embedding file (from dual-ifm embed)', MapConfig, _run_map,
-                         'Scatter the 2-D embedding drawn by a model\'s own projector, coloured by a stored label.',
-                         ('dual-ifm map --embedding runs/demo/holdout_2d.npz --color drbin --out runs/demo/map.png',)))
+register_command(Command('map', 'draw the 2-D map of an embedding file: scatter, thumbnails, density, compare, html', MapConfig, _run_map,
+                         'Draw the 2-D embedding made by a model\'s own projector: a scatter coloured by any stored label, the '
+                         'photographs placed on a grid, a density, a comparison with 2-D PCA and t-SNE of the features with kNN '
+                         'scores (embed with --save-h), or a standalone interactive HTML page (hover for the photograph and, with '
+                         '--checkpoint of a fine-tuned model, its evidence map).',
+                         ('dual-ifm map --embedding runs/demo/holdout_2d.npz --color drbin --out runs/demo/map.png',
+                          'dual-ifm map --embedding runs/demo/holdout_2d.npz --kind compare --color drbin --out runs/demo/compare.png',
+                          'dual-ifm map --embedding runs/demo/holdout_2d.npz --color dr --out runs/demo/map.html')))
 
-# %% ../nbs/12_cli.ipynb #153aa39d
+# %% ../nbs/12_cli.ipynb #83561368
+from .evidence import EvidenceConfig, run_evidence
+from .demo import DemoConfig, print_headline, run_demo
+
+def _run_evidence(cfg: EvidenceConfig) -> int:
+    s = run_evidence(cfg)
+    print(f"Evidence maps of {s['images']} photographs ({s['class_name'] or 'class ' + str(s['class'])}) in {cfg.out}.")
+    p = s.get('precision')
+    if p: print('lesion precision@k: ' + ', '.join(f"{c} {p[c]:.3f}" for c in p if c.startswith('p@')) + f"; chance {p['chance']:.3f} "
+                f"({p['scored_images']} of {p['images']} photographs with lesions scored)")
+    else: print(s.get('note', ''))
+    return 0
+
+def _run_demo(cfg: DemoConfig) -> int:
+    print_headline(run_demo(cfg), cfg.out); return 0
+
+register_command(Command(
+    'evidence', 'evidence maps of a fine-tuned model: overlays, gallery, lesion precision@k', EvidenceConfig, _run_evidence,
+    'Compute the class evidence maps (the 1x1-conv head\'s maps, whose mean is the logit) of a dataset split, write them '
+    '(maps.npz), overlays of the photographs with the strongest evidence, a gallery of the most and least likely ones, and, '
+    'where the dataset has lesion masks, precision@1..k of the top evidence patches against them with the chance level.',
+    ('dual-ifm evidence --checkpoint runs/finetune_synthetic_drbin_final/fold0/best.pt --dataset synthetic --out evidence/synthetic',
+     'dual-ifm evidence --checkpoint runs/finetune_idrid_drbin/fold0/best.pt --dataset idrid_seg --split all --out evidence/idrid')))
+register_command(Command(
+    'demo', 'the whole method end to end on synthetic data in about 10 minutes on a CPU, with a report', DemoConfig, _run_demo,
+    'Generate the synthetic fundus set, pretrain a small Dual-IFM (all three stages), draw and score the 2-D map, fine-tune the '
+    'sparse evidence head for referable DR, compute evidence maps and lesion precision@k, align the projector and draw the '
+    'aligned map (interactive HTML too), then write OUT/report.html (self-contained) and OUT/metrics.json. Re-running continues '
+    'after the last finished step.',
+    ('dual-ifm demo', 'dual-ifm demo --quick --out /tmp/demo', 'dual-ifm demo --epochs 20,5,10 --finetune-epochs 30 --out demo_long')))
+
+# %% ../nbs/12_cli.ipynb #efb45270
 @dataclass
 class InfoConfig:
     "Settings of `dual-ifm info`."
@@ -227,7 +263,7 @@ register_command(Command('datasets', 'list the built-in dataset specs and the da
                          'any folder with metadata/metadata.csv (and optionally metadata/dataset.json) is a custom dataset.',
                          ('dual-ifm datasets --root datasets',)))
 
-# %% ../nbs/12_cli.ipynb #1bf508a3
+# %% ../nbs/12_cli.ipynb #a8c3eb66
 DESCRIPTION = """\
 Dual-IFM: an interpretable foundation model for retinal fundus photographs.
 

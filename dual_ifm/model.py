@@ -301,8 +301,10 @@ def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, devic
             o = model(x, want=want)
         if o.z is not None: zs.append(o.z.float().cpu())
         if o.h is not None: hs.append(o.h.float().cpu())
+    import json
     out = {'targets': ds.targets, 'features': np.array(ds.features), 'image_path': ds.table['image_path'].to_numpy(str),
-           'patient_id': ds.table['patient_id'].to_numpy(str)}
+           'patient_id': ds.table['patient_id'].to_numpy(str), 'image_file': np.array([str(Path(f).resolve()) for f in ds.table['file']]),
+           'classes': np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None}))}
     if zs: out['z'] = torch.cat(zs).numpy()
     if hs: out['h'] = torch.cat(hs).numpy()
     return out
