@@ -154,16 +154,20 @@ def _rows_of(ds: FundusDataset, rows) -> np.ndarray:
     return np.arange(len(ds)) if rows is None else np.asarray(rows, int)
 
 def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None, lesions: Sequence[str] = DR_LESIONS,
-                     grid: int = 8, k: int = 10, size: int | None = None, batch_size: int = 32, device=None,
-                     progress: bool = True) -> pd.DataFrame:
+                     grid: int = 8, k: int = 10, size: int | None = None, label: float | None = None, batch_size: int = 32,
+                     device=None, progress: bool = True) -> pd.DataFrame:
     """Precision@1..k of the class `cls` evidence (default: the last class, e.g. 'referable' of a binary head) against
-    the union of the `lesions` masks, for the images `rows` of `ds` (default: all) that hold a lesion."""
+    the union of the `lesions` masks, for the images `rows` of `ds` (default: all) that hold a lesion and, when `label`
+    is given, whose first label ds.features[0] equals it (e.g. 1: only referable eyes, as in IDRiD's segmentation set)."""
     from tqdm import tqdm
     _need_head(model)
     K = model.clf.out_channels
     if not -K <= cls < K: raise ValueError(f'class {cls} does not exist; the head has {K} classes (0-{K - 1}).')
     cls = cls % K
     rows = _rows_of(ds, rows)
+    if label is not None:
+        if not ds.features: raise ValueError('label= filters on the first label of the dataset, but it was loaded without labels (features=[]).')
+        rows = rows[ds.targets[rows, 0] == label]
     size = size or ds.image_size
     fov = fov_mask(size)
     mean, std = ds.normalization
@@ -190,8 +194,8 @@ def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None
                         'label': float(ds.targets[i, 0]) if ds.targets.shape[1] else float('nan'),
                         'logit': float(logits[n, cls]), 'lesion_patches': int(patch_max(u, grid)[patch_max(fov, grid)].sum()),
                         'chance': chance_level(u, grid, fov), **{f'p@{q}': float(v) for q, v in zip(range(1, k + 1), p)}})
-    if not out: raise DatasetError(f'None of the {len(rows)} images of {ds.name!r} has a lesion of types {list(lesions)} in its masks; '
-                                   'precision@k needs images with lesions.')
+    if not out: raise DatasetError(f'None of the {len(rows)} images of {ds.name!r}' + (f' with {ds.features[0]} = {label:g}' if label is not None else '')
+                                   + f' has a lesion of types {list(lesions)} in its masks; precision@k needs images with lesions.')
     return pd.DataFrame(out)
 
 def summarise_precision(table: pd.DataFrame) -> dict:
@@ -230,7 +234,7 @@ def evidence_gallery(model: DualIFM, ds: FundusDataset, cls: int = -1, n: int = 
     up = upsample_maps(maps[:, cls:cls + 1], x.shape[-1])[:, 0].numpy()
     lim = robust_limit(up[np.concatenate(picks)], 99)
     name = (class_names[cls] if class_names is not None else f'class {cls}')
-    fig, axs = plt.subplots(2, n, figsize=(2.3 * n, 5.0), squeeze=False)
+    fig, axs = plt.subplots(2, n, figsize=(2.4 * n, 5.6), squeeze=False)
     feat = ds.features[0] if ds.features else None
     for r, (pick, what) in enumerate(zip(picks, ('most', 'least'))):
         for c, j in enumerate(pick):
@@ -355,6 +359,8 @@ class EvidenceConfig:
     grid: int = field(default=8, metadata={'help': 'patch grid for precision@k (8: 32-px patches at 256 px)'})
     k: int = field(default=10, metadata={'help': 'largest k of precision@k'})
     lesions: list[str] = field(default_factory=lambda: list(DR_LESIONS), metadata={'help': 'lesion mask types that count'})
+    label: float | None = field(default=None, metadata={'help': 'score precision@k only on images with this label (e.g. 1: referable eyes, '
+                                                                  'like IDRiD\'s segmentation set, where every image has DR)'})
     overlays: int = field(default=16, metadata={'help': 'overlay images to write (the highest logits first)'})
     gallery: int = field(default=4, metadata={'help': 'images per row of the gallery'})
     background: Literal['image', 'edges'] = field(default='image', metadata={'help': 'what lies under the overlays'})
@@ -403,7 +409,7 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     has_masks = (ds.folder / 'masks' / f'dim_{ds.image_size}').is_dir()
     if has_masks:
         try:
-            tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, batch_size=cfg.batch_size,
+            tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, batch_size=cfg.batch_size,
                                    device=dev, progress=cfg.progress)
             save_csv(tab, out / 'precision.csv', index=False)
             summary['precision'] = summarise_precision(tab)

@@ -26,8 +26,8 @@ def render(nb_path: Path):
     parts, images = [], {}
     for cell in nb['cells']:
         src = ''.join(cell['source'])
-        if cell['cell_type'] == 'markdown':
-            parts.append(src.strip()); continue
+        if cell['cell_type'] == 'markdown':      # images next to the notebooks are under nbs/ from the README's place
+            parts.append(re.sub(r'\]\((images/[^)\s]+)\)', r'](nbs/\1)', src.strip())); continue
         if cell['cell_type'] != 'code': continue
         d, body = directives(src)
         if 'hide' in d or d.get('include') == 'false': continue

@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Build the documentation site offline: every notebook in nbs/ (with the outputs it was saved with) rendered to
+HTML in _docs/, with a navigation sidebar and index.html from nbs/index.ipynb. Needs no Quarto and no network
+(users with Quarto can run `nbdev_docs` for the full site).
+
+Usage: python scripts/build_docs.py [--out _docs] [--execute]
+  --execute   re-run the notebooks first (scripts/refresh_notebooks.py), so every output is current
+
+Each page records, once loaded in a browser, how many of its figures decoded: <body data-figures-ok="N"
+data-figures-broken="M">; scripts/tests/docs.sh checks that in headless Chromium."""
+import argparse, html, json, re, shutil, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CSS = """
+body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#212529;line-height:1.5}
+nav{position:fixed;top:0;left:0;bottom:0;width:230px;overflow-y:auto;background:#f5f6f8;border-right:1px solid #dde;padding:14px 10px;font-size:14px}
+nav .brand{font-weight:700;font-size:17px;margin:0 6px 12px;display:block;color:#2c3e50;text-decoration:none}
+nav a{display:block;padding:4px 8px;border-radius:4px;color:#2c3e50;text-decoration:none}
+nav a:hover{background:#e4e7ec} nav a.current{background:#2c3e50;color:#fff}
+main{margin-left:250px;max-width:960px;padding:18px 28px 60px}
+main img{max-width:100%}
+pre{background:#f6f8fa;padding:10px 12px;border-radius:5px;overflow-x:auto;font-size:13px;line-height:1.4}
+code{font-size:90%} p code,li code{background:#f1f3f5;padding:1px 4px;border-radius:3px}
+table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 8px;font-size:13px}
+.cell-input pre{border-left:3px solid #2c7be5}
+.cell-output pre{background:#fff;border:1px solid #eee;max-height:420px}
+.cell-output{margin:4px 0 16px}
+blockquote{color:#555;border-left:3px solid #ccc;margin:0 0 12px;padding:2px 12px;font-size:17px}
+.foot{margin-top:40px;color:#888;font-size:12px}
+"""
+
+CHECK = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.querySelectorAll('main img'));
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-figures-ok', ok);
+  document.body.setAttribute('data-figures-broken', imgs.length - ok);
+});
+</script>"""
+
+def _title(nb) -> str:
+    for c in nb.cells:
+        if c.cell_type == 'markdown':
+            m = re.search(r'^#\s+(.+)$', c.source, re.M)
+            if m: return m.group(1).strip()
+    return ''
+
+def _clean(nb):
+    "Drop hidden cells and the nbdev directives (`#| ...`) from the code shown; keep outputs."
+    cells = []
+    for c in nb.cells:
+        if c.cell_type == 'code':
+            if re.search(r'^\s*#\|\s*(hide|exporti?\b.*hide)', c.source, re.M) or 'nbdev_export(' in c.source: continue
+            if re.search(r'^\s*#\|\s*default_exp', c.source, re.M) and len(c.source.strip().splitlines()) == 1: continue
+            c.source = '\n'.join(l for l in c.source.splitlines() if not re.match(r'\s*#\|', l)).strip('\n')
+        cells.append(c)
+    nb.cells = cells
+    return nb
+
+def build(out: Path) -> list[Path]:
+    import nbformat
+    from nbconvert import HTMLExporter
+    from pygments.formatters import HtmlFormatter
+    nbs = sorted((ROOT / 'nbs').glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.stem))
+    if not nbs: raise SystemExit('no notebooks in nbs/')
+    if out.exists(): shutil.rmtree(out)
+    out.mkdir(parents=True)
+    if (ROOT / 'nbs' / 'images').is_dir(): shutil.copytree(ROOT / 'nbs' / 'images', out / 'images')
+    books = [(p, nbformat.read(p, as_version=4)) for p in nbs]
+    pages = [('index.html' if p.stem == 'index' else f'{p.stem}.html', _title(nb) or p.stem, p, nb) for p, nb in books]
+    exporter = HTMLExporter(template_name='basic')
+    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    style = CSS + HtmlFormatter().get_style_defs('.highlight')
+    written = []
+    for name, title, path, nb in pages:
+        body, _ = exporter.from_notebook_node(_clean(nb))
+        body = re.sub(r'(href=")(\d\d[a-z]?_[\w]+)\.ipynb', r'\1\2.html', body)      # links between chapters
+        nav = ''.join(f'<a href="{n}"{" class=current" if n == name else ""}>{html.escape(("" if p.stem == "index" else p.stem.split("_")[0] + " ") + t)}</a>'
+                      for n, t, p, _ in pages)
+        page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+                f'<title>{html.escape(title)} – dual_ifm</title><style>{style}</style></head><body>'
+                f'<nav><a class="brand" href="index.html">dual_ifm</a>{nav}</nav><main>{body}'
+                f'<p class="foot">Built from {html.escape(path.name)} by scripts/build_docs.py.</p></main>{CHECK}</body></html>')
+        (out / name).write_text(page, encoding='utf-8')
+        written.append(out / name)
+    (out / 'pages.json').write_text(json.dumps([{'page': n, 'title': t, 'notebook': p.name, 'figures': sum(
+        1 for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if 'image/png' in o.get('data', {}) or 'image/jpeg' in o.get('data', {}))
+        + sum(c.source.count('![') for c in nb.cells if c.cell_type == 'markdown')} for n, t, p, nb in pages], indent=1))
+    return written
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--out', type=Path, default=ROOT / '_docs', help='output folder (default: _docs)')
+    ap.add_argument('--execute', action='store_true', help='re-run the notebooks first so their outputs are current')
+    a = ap.parse_args(argv)
+    if a.execute: subprocess.run([sys.executable, str(ROOT / 'scripts' / 'refresh_notebooks.py')], check=True)
+    pages = build(a.out)
+    print(f'Wrote {len(pages)} pages to {a.out} (open {a.out / "index.html"}).')
+    return 0
+
+if __name__ == '__main__': sys.exit(main())
