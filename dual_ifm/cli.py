@@ -22,8 +22,8 @@ from .core import add_config_args, config_from_args, load_json
 from .data import DATASETS, DatasetError, FundusDataset, _found_datasets, available_sizes, dataset_folder, get_spec
 
 # %% auto #0
-__all__ = ['COMMANDS', 'DESCRIPTION', 'Command', 'register_command', 'InfoConfig', 'dataset_report', 'DatasetsConfig',
-           'build_parser', 'main']
+__all__ = ['COMMANDS', 'DESCRIPTION', 'Command', 'register_command', 'CacheConfig', 'InfoConfig', 'dataset_report',
+           'DatasetsConfig', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #71baff24
 @dataclass
@@ -103,12 +103,40 @@ register_command(Command(
 from .bench import BenchConfig, run_bench
 
 register_command(Command(
-    'bench', 'time the training step, the published way against ours, in one run', BenchConfig, lambda cfg: (run_bench(cfg), 0)[1],
-    'Measure one training step (two views, forward, Cauchy loss, backward, SGD) of the backbone with its projector in float32 '
-    '(the published way), channels-last and bfloat16, on this machine in one run, and print the table.',
-    ('dual-ifm bench --threads 1', 'dual-ifm bench --width 1,0.25 --image-size 256,128 --out bench.json')))
+    'bench', 'time the input pipeline and the training step, the published way against ours, in one run', BenchConfig,
+    lambda cfg: (run_bench(cfg), 0)[1],
+    'Measure in one run, on the same photographs: views/s of the published per-photograph PIL augmentation against our batched '
+    'one (same workers); decoding with PIL, torchvision.io and the uint8 cache; the training step in float32 (the published '
+    'way), channels-last and bfloat16, with its FLOP rate against the measured matrix-product peak; one epoch end to end '
+    '(loader, step, bottleneck); the loss at global batch 1024-8192. Every row has its peak memory. Prints one table.',
+    ('dual-ifm bench --quick --out bench.json', 'dual-ifm bench --sections step,matmul --threads 1',
+     'torchrun --standalone --nproc_per_node=2 -m dual_ifm bench --sections step --threads 1')))
 
-# %% ../nbs/12_cli.ipynb #7bdad8db
+# %% ../nbs/12_cli.ipynb #371e8286
+from .data import build_cache, cache_paths
+
+@dataclass
+class CacheConfig:
+    "Settings of `dual-ifm cache`."
+    dataset: str = field(metadata={'help': 'dataset name'})
+    root: Path = field(default=Path('datasets'), metadata={'help': 'root folder of datasets'})
+    image_size: int | None = field(default=None, metadata={'help': "prepared size to cache (default: the dataset's only size)"})
+    workers: int | None = field(default=None, metadata={'help': 'decoding processes (default: CPUs, at most 8)'})
+    progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
+
+def _run_cache(cfg: CacheConfig) -> int:
+    path = build_cache(cfg.dataset, cfg.root, cfg.image_size, cfg.workers, cfg.progress)
+    print(f'Wrote {path} ({path.stat().st_size / 2**20:.1f} MiB); FundusDataset and the trainers read from it from now on.')
+    return 0
+
+register_command(Command(
+    'cache', 'decode a prepared dataset once into a memory-mapped uint8 cache', CacheConfig, _run_cache,
+    'Decode every photograph of a prepared size into one raw uint8 file (cache/dim_<size>.u8, N x S x S x 3) with an index, '
+    'so that loading reads bytes instead of decoding image files. The dataset class uses it automatically while it is '
+    'current; run the command again after changing the photographs.',
+    ('dual-ifm cache --dataset eyepacs --image-size 256', 'dual-ifm cache --dataset synthetic --root datasets')))
+
+# %% ../nbs/12_cli.ipynb #3560621c
 from .train import PretrainConfig, pretrain
 
 def _run_pretrain(cfg: PretrainConfig) -> int:
@@ -125,7 +153,7 @@ register_command(Command(
      'torchrun --nproc_per_node=8 -m dual_ifm pretrain --method dual-ifm --backbone bagnet33 --dataset all --image-size 256 '
      '--batch-size 1024 --epochs 1000,25,200 --sync-bn --out runs/dual_ifm')))
 
-# %% ../nbs/12_cli.ipynb #bed06751
+# %% ../nbs/12_cli.ipynb #79745d59
 from .downstream import AlignConfig, FinetuneConfig, ProbeConfig, align_projector, finetune, format_summary, linear_probe, summarise
 
 def _print_table(table, title):
@@ -162,7 +190,7 @@ register_command(Command(
     'of the downstream photographs (AdamW lr 1e-3, warm-up 5, cosine to 1e-5, batch 256, 100 epochs).',
     ('dual-ifm align --checkpoint runs/finetune_idrid_drbin/fold0/best.pt --dataset idrid',)))
 
-# %% ../nbs/12_cli.ipynb #be6a1376
+# %% ../nbs/12_cli.ipynb #a4da66c2
 from .embedding import MapConfig, run_map
 
 def _run_map(cfg: MapConfig) -> int:
@@ -177,7 +205,7 @@ register_command(Command('map', 'draw the 2-D map of an embedding file: scatter,
                           'dual-ifm map --embedding runs/demo/holdout_2d.npz --kind compare --color drbin --out runs/demo/compare.png',
                           'dual-ifm map --embedding runs/demo/holdout_2d.npz --color dr --out runs/demo/map.html')))
 
-# %% ../nbs/12_cli.ipynb #83561368
+# %% ../nbs/12_cli.ipynb #fc17e492
 from .evidence import EvidenceConfig, run_evidence
 from .demo import DemoConfig, print_headline, run_demo
 
@@ -208,7 +236,7 @@ register_command(Command(
     'after the last finished step.',
     ('dual-ifm demo', 'dual-ifm demo --quick --out /tmp/demo', 'dual-ifm demo --epochs 20,5,10 --finetune-epochs 30 --out demo_long')))
 
-# %% ../nbs/12_cli.ipynb #efb45270
+# %% ../nbs/12_cli.ipynb #fd2e61b9
 @dataclass
 class InfoConfig:
     "Settings of `dual-ifm info`."
@@ -263,7 +291,7 @@ register_command(Command('datasets', 'list the built-in dataset specs and the da
                          'any folder with metadata/metadata.csv (and optionally metadata/dataset.json) is a custom dataset.',
                          ('dual-ifm datasets --root datasets',)))
 
-# %% ../nbs/12_cli.ipynb #a8c3eb66
+# %% ../nbs/12_cli.ipynb #f6ef0013
 DESCRIPTION = """\
 Dual-IFM: an interpretable foundation model for retinal fundus photographs.
 

@@ -23,7 +23,8 @@ from .core import load_json, parallel_map
 __all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'DatasetError', 'Column',
            'RowFilter', 'DatasetSpec', 'register_dataset', 'spec_from_dict', 'spec_to_dict', 'dataset_folder',
            'get_spec', 'canonical', 'canonical_values', 'encode_column', 'make_splits', 'make_holdout',
-           'available_sizes', 'load_table', 'FundusDataset', 'load_dataset', 'normalize']
+           'available_sizes', 'load_table', 'cache_paths', 'open_cache', 'FundusDataset', 'load_dataset', 'build_cache',
+           'normalize']
 
 # %% ../nbs/00_data.ipynb #dd6eb29b
 MISSING_WORDS = ('missing', 'not specified', 'decline', 'unknown', 'other', 'nan', '')
@@ -514,7 +515,39 @@ def _load_union(spec, root, image_size, features, split, fold, dropna, strict, v
     return out, dict(spec=spec, image_size=image_size, classes=classes, features=features, skipped=skipped,
                      folder=dataset_folder(spec.name, root))
 
-# %% ../nbs/00_data.ipynb #398ee62b
+# %% ../nbs/00_data.ipynb #9d9e8aec
+def cache_paths(folder: str | os.PathLike, image_size: int) -> tuple[Path, Path]:
+    "The data file and the index of the uint8 cache of `folder` at `image_size`."
+    d = Path(folder) / 'cache'
+    return d / f'dim_{image_size}.u8', d / f'dim_{image_size}.json'
+
+def open_cache(path: str | os.PathLike) -> np.memmap:
+    "The cache data file as a read-only N x S x S x 3 uint8 memory map (shape from its index)."
+    data = Path(path)
+    index = data.with_suffix('.json')
+    if not data.exists() or not index.exists(): raise FileNotFoundError(f'No cache at {data}; build it with `dual-ifm cache --dataset NAME --image-size S`.')
+    shape = tuple(load_json(index)['shape'])
+    return np.memmap(data, dtype=np.uint8, mode='r', shape=shape)
+
+def _file_stat(path) -> list[int]:
+    st = os.stat(path)
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+def _cache_rows(folder: Path, image_size: int, table: pd.DataFrame, check: int = 32) -> tuple[np.ndarray | None, str]:
+    "Row of each table image in the cache, or None and the reason it cannot be used."
+    data, index = cache_paths(folder, image_size)
+    if not index.exists() or not data.exists(): return None, 'missing'
+    idx = load_json(index)
+    pos = {p: k for k, p in enumerate(idx['image_path'])}
+    rows = table['image_path'].map(pos)
+    if rows.isna().any(): return None, f'{int(rows.isna().sum())} image(s) of this split are not in it'
+    rows = rows.to_numpy(np.int64)
+    sample = np.random.default_rng(0).choice(len(rows), min(check, len(rows)), replace=False) if len(rows) else []
+    for j in sample:
+        if _file_stat(table['file'].iat[j]) != idx['stat'][rows[j]]: return None, f'{table["file"].iat[j]} changed after the cache was built'
+    return rows, 'ok'
+
+# %% ../nbs/00_data.ipynb #5fd4d8e7
 class FundusDataset(torch.utils.data.Dataset):
     """Images and labels of one split of a fundus dataset in the standard layout, read through its spec.
 
@@ -525,7 +558,7 @@ class FundusDataset(torch.utils.data.Dataset):
                  features: str | Sequence[str] | None = None, split: str = 'all', fold: int = 0,
                  sample_size: int | None = None, seed: int = 0, dropna: bool = False, strict: bool = False,
                  verify: Literal['exists', 'decode'] = 'exists', output: Literal['tensor', 'pil'] = 'tensor',
-                 transform=None, spec: DatasetSpec | None = None, workers: int = 0):
+                 transform=None, spec: DatasetSpec | None = None, workers: int = 0, cache: bool | Literal['auto'] = 'auto'):
         if output not in ('tensor', 'pil'): raise ValueError(f"output must be 'tensor' or 'pil', got {output!r}.")
         self.name, self.root, self.split, self.fold, self.output, self.transform, self.strict = name, Path(root), split, fold, output, transform, strict
         self.table, info = load_table(name, root, image_size, features, split, fold, dropna, strict, verify, spec, workers)
@@ -537,6 +570,24 @@ class FundusDataset(torch.utils.data.Dataset):
                 keep = np.sort(np.random.default_rng(seed).choice(len(self.table), sample_size, replace=False))
                 self.table = self.table.iloc[keep].reset_index(drop=True)
         self.targets = self.table[[f'y_{f}' for f in self.features]].to_numpy(np.float32).reshape(len(self.table), len(self.features))
+        self._mm, self._rows = None, None
+        if cache not in (True, False, 'auto'): raise ValueError(f"cache must be True, False or 'auto', got {cache!r}.")
+        if cache and self.image_size is not None and not self.spec.parts:
+            rows, why = _cache_rows(self.folder, self.image_size, self.table)
+            if rows is not None: self._rows = rows
+            elif cache is True:
+                raise DatasetError(f'Dataset {name!r} has no usable uint8 cache at size {self.image_size} ({why}); build it with '
+                                   f'`dual-ifm cache --dataset {name} --root {root} --image-size {self.image_size}`, or pass cache=False.')
+            elif why != 'missing':
+                warnings.warn(f'Dataset {name!r}: the uint8 cache at size {self.image_size} is not used ({why}); rebuild it with `dual-ifm cache`.')
+
+    @property
+    def cached(self) -> bool:
+        "Whether photographs are read from the uint8 cache."
+        return self._rows is not None
+
+    def __getstate__(self):                        # memory maps are reopened in each worker process, not pickled
+        return {**self.__dict__, '_mm': None}
 
     def __len__(self): return len(self.table)
 
@@ -562,6 +613,10 @@ class FundusDataset(torch.utils.data.Dataset):
     def load_image(self, i: int):
         "Decode image `i` as the dataset's `output` type (no transform); raises `DatasetError` naming the file if it cannot."
         path = self.table['file'].iat[i]
+        if self._rows is not None:
+            if self._mm is None: self._mm = open_cache(cache_paths(self.folder, self.image_size)[0])
+            a = np.array(self._mm[self._rows[i]])
+            return Image.fromarray(a) if self.output == 'pil' else torch.from_numpy(a).permute(2, 0, 1).contiguous()
         try:
             if self.output == 'pil':
                 with Image.open(path) as im: return im.convert('RGB')
@@ -622,7 +677,48 @@ def load_dataset(name: str, **kwargs) -> FundusDataset:
     "Shorthand for `FundusDataset(name, **kwargs)`."
     return FundusDataset(name, **kwargs)
 
-# %% ../nbs/00_data.ipynb #bcb9b1ec
+# %% ../nbs/00_data.ipynb #7565044e
+def _decode_hwc(path: str) -> np.ndarray:
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    return decode_image(read_file(path), mode=ImageReadMode.RGB).permute(1, 2, 0).numpy()
+
+def build_cache(name: str, root: str | os.PathLike = 'datasets', image_size: int | None = None, workers: int | None = None,
+                progress: bool = True, chunk: int = 1024) -> Path:
+    """Decode every photograph of dataset `name` at `image_size` into the uint8 cache (written to temporary files,
+    then moved into place); returns the data file. Needs N x S x S x 3 bytes of disk (800,000 photographs at 256 px:
+    157 GB)."""
+    from tqdm import tqdm
+    from dual_ifm.core import atomic_write, save_json
+    spec = get_spec(name, root)
+    if spec.parts: raise DatasetError(f'{name!r} is a union of {list(spec.parts)}; cache each of them instead.')
+    table, info = load_table(name, root, image_size, [], 'all', 0, False, False, 'exists', None, 0)
+    size, folder = info['image_size'], info['folder']
+    if len(table) == 0: raise DatasetError(f'Dataset {name!r} lists no images at size {size}.')
+    data, index = cache_paths(folder, size)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    tmp = data.with_name(data.name + f'.tmp{os.getpid()}')
+    files = list(table['file'])
+    try:
+        mm = np.memmap(tmp, dtype=np.uint8, mode='w+', shape=(len(files), size, size, 3))
+        bar = tqdm(total=len(files), desc=f'cache {name} {size}px', disable=not progress, dynamic_ncols=True)
+        for b in range(0, len(files), chunk):
+            imgs = list(parallel_map(_decode_hwc, files[b:b + chunk], workers=workers, progress=False, chunksize=16))
+            for k, a in enumerate(imgs):
+                if a.shape != (size, size, 3):
+                    raise DatasetError(f'{files[b + k]} is {a.shape[1]}x{a.shape[0]} px, not {size}x{size}; the cache holds prepared '
+                                       f'square images of one size (see `dual-ifm prepare`).')
+                mm[b + k] = a
+            bar.update(len(imgs))
+        bar.close(); mm.flush(); del mm
+        if index.exists(): index.unlink()          # a crash from here on leaves no index, so no half-valid cache
+        os.replace(tmp, data)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    save_json({'dataset': name, 'image_size': size, 'shape': [len(files), size, size, 3],
+               'image_path': list(table['image_path']), 'stat': [_file_stat(f) for f in files]}, index)
+    return data
+
+# %% ../nbs/00_data.ipynb #4244e1ca
 def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
     "uint8 images (B x 3 x H x W or 3 x H x W, 0-255) -> float32 `(x / 255 - mean) / std` per channel."
     if images.dtype != torch.uint8: raise TypeError(f'normalize expects uint8 images (0-255), got {images.dtype}.')
