@@ -23,9 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_csv', 'config_fields',
-           'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'default_workers', 'parallel_map',
-           'show_jpeg', 'seed_everything']
+__all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
+           'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'default_workers',
+           'parallel_map', 'show_jpeg', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -98,6 +98,14 @@ def save_image(img, path: str | os.PathLike, durable: bool = False, **save_kwarg
     fmt = Image.registered_extensions().get(ext)
     if fmt is None: raise ValueError(f'Cannot save {path}: unknown image suffix {ext!r}; use .png or .jpg.')
     with atomic_write(path, 'wb', durable=durable) as f: img.save(f, format=fmt, **save_kwargs)
+    return path
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120, tight: bool = True, durable: bool = False) -> Path:
+    "Save a matplotlib figure atomically; the format follows the suffix of `path` (png, jpg, pdf, svg)."
+    path = Path(path)
+    fmt = path.suffix.lstrip('.').lower()
+    if fmt not in ('png', 'jpg', 'jpeg', 'pdf', 'svg'): raise ValueError(f'Cannot save a figure as {path}: use .png, .jpg, .pdf or .svg.')
+    with atomic_write(path, 'wb', durable=durable) as f: fig.savefig(f, format=fmt, dpi=dpi, bbox_inches='tight' if tight else None)
     return path
 
 def save_csv(df, path: str | os.PathLike, durable: bool = True, **to_csv_kwargs) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import atomic_write, config_to_dict, load_json, save_json
+from .core import atomic_write, config_to_dict, load_json, save_figure, save_json
 from .data import FundusDataset
 
 # %% auto #0
@@ -103,16 +103,16 @@ def _embed(cfg, checkpoint, name):
 
 def _map_figures(cfg, e, name, title):
     import matplotlib.pyplot as plt
-    from dual_ifm.embedding import compare_maps, plot_compare, plot_map, plot_thumbnails, save_fig
+    from dual_ifm.embedding import compare_maps, plot_compare, plot_map, plot_thumbnails
     tab, maps = compare_maps(e, 'drbin', k=10, tsne=True)
     figs = {}
-    fig = plot_compare(e, maps, tab, 'drbin'); figs['compare'] = save_fig(fig, cfg.out / 'maps' / f'{name}_compare.png'); plt.close(fig)
+    fig = plot_compare(e, maps, tab, 'drbin'); figs['compare'] = save_figure(fig, cfg.out / 'maps' / f'{name}_compare.png'); plt.close(fig)
     fig, axs = plt.subplots(1, 3, figsize=(14, 4.4))
     plot_map(e, 'dr', ax=axs[0], title=f'{title}: DR grade'); plot_map(e, 'age', ax=axs[1], title='age')
     plot_map(e, 'camera', ax=axs[2], title='camera')
-    figs['labels'] = save_fig(fig, cfg.out / 'maps' / f'{name}_labels.png'); plt.close(fig)
+    figs['labels'] = save_figure(fig, cfg.out / 'maps' / f'{name}_labels.png'); plt.close(fig)
     fig = plot_thumbnails(e, grid=12, thumb=40, color='drbin', title=f'{title}: photographs (frame: referable DR)')
-    figs['thumbnails'] = save_fig(fig, cfg.out / 'maps' / f'{name}_thumbnails.png'); plt.close(fig)
+    figs['thumbnails'] = save_figure(fig, cfg.out / 'maps' / f'{name}_thumbnails.png'); plt.close(fig)
     return tab, {k: str(v) for k, v in figs.items()}
 
 def _step_map(cfg, st):

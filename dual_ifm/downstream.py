@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .augment import BatchAugment, view_seeds
 from .backbones import create_backbone
-from .core import atomic_write, save_csv, save_json, config_to_dict
+from .core import atomic_write, save_csv, save_figure, save_json, config_to_dict
 from .data import FundusDataset, normalize, DatasetError
 from .losses import ContrastiveLoss
 from .model import DualIFM, default_device, load_checkpoint, save_checkpoint
@@ -548,5 +548,5 @@ def plot_results(table: pd.DataFrame, metric: str = 'auroc', folds: str = 'cv', 
             if len(v) > 1: ax.errorbar(x, v.mean(), v.std(ddof=1), color='k', lw=1, capsize=3)
     ax.set_xticks(range(len(datasets)), datasets); ax.set_ylabel(metric); ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8, frameon=False, bbox_to_anchor=(1, 1), loc='upper left'); fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=110)
+    if path is not None: save_figure(fig, path, dpi=110, tight=False)
     return fig

@@ -14,10 +14,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, save_csv
+from .core import atomic_write, save_csv, save_figure
 
 # %% auto #0
-__all__ = ['MAP_KINDS', 'load_embedding', 'save_fig', 'plot_map', 'knn_metrics', 'baseline_maps', 'compare_maps', 'grid_picks',
+__all__ = ['MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'baseline_maps', 'compare_maps', 'grid_picks',
            'plot_thumbnails', 'plot_density', 'html_map', 'MapConfig', 'run_map', 'plot_compare']
 
 # %% ../nbs/10_map.ipynb #f53a1e71
@@ -27,12 +27,6 @@ def load_embedding(src) -> dict:
     p = Path(src)
     if not p.exists(): raise FileNotFoundError(f'Embedding file {p} not found; make one with `dual-ifm embed ... --out {p}`.')
     with np.load(p, allow_pickle=False) as f: return {k: f[k] for k in f.files}
-
-def save_fig(fig, path, dpi: int = 120) -> Path:
-    "Save a matplotlib figure atomically (format from the suffix), tightly cropped."
-    path = Path(path)
-    with atomic_write(path) as f: fig.savefig(f, format=path.suffix.lstrip('.').lower() or 'png', dpi=dpi, bbox_inches='tight')
-    return path
 
 def _z2(e: dict) -> np.ndarray:
     if 'z' not in e: raise ValueError('The embedding has no z (was it made from a model without projector?).')
@@ -89,7 +83,7 @@ def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s
             sc = ax.scatter(z[known, 0], z[known, 1], s=s, c=y[known], cmap='viridis', lw=0); fig.colorbar(sc, ax=ax, label=color)
     ax.set_aspect('equal', adjustable='datalim'); ax.set_xticks([]); ax.set_yticks([])
     ax.set_title(title or f'{len(z)} photographs' + (f', colour: {color}' if color else ''), fontsize=10)
-    if path is not None: save_fig(fig, path)
+    if path is not None: save_figure(fig, path)
     return fig
 
 # %% ../nbs/10_map.ipynb #7efbd1d0
@@ -187,7 +181,7 @@ def plot_thumbnails(emb, grid: int = 16, thumb: int = 48, color: str | None = No
     if ax is None: _, ax = plt.subplots(figsize=(7, 7))
     ax.imshow(canvas); ax.set_xticks([]); ax.set_yticks([])
     ax.set_title(title or f'{len(z)} photographs, one per cell' + (f' (frame: {color})' if color else ''), fontsize=10)
-    if path is not None: save_fig(ax.figure, path)
+    if path is not None: save_figure(ax.figure, path)
     return ax.figure
 
 def plot_density(emb, color: str | None = None, bins: int = 80, ax=None, title: str | None = None, path=None):
@@ -213,7 +207,7 @@ def plot_density(emb, color: str | None = None, bins: int = 80, ax=None, title: 
         ax.legend(frameon=False, fontsize=8)
     ax.set_xticks([]); ax.set_yticks([])
     ax.set_title(title or f'density of {len(z)} photographs' + (f' (contours: {color})' if color else ''), fontsize=10)
-    if path is not None: save_fig(ax.figure, path)
+    if path is not None: save_figure(ax.figure, path)
     return ax.figure
 
 # %% ../nbs/10_map.ipynb #a31f9615
@@ -359,7 +353,7 @@ def run_map(cfg: MapConfig) -> Path:
         fig = plot_compare(e, maps, tab, cfg.color)
         save_csv(tab, Path(cfg.out).with_suffix('.csv'), index=False)
     else: raise ValueError(f'Unknown kind {kind!r}; choose one of {MAP_KINDS}.')
-    save_fig(fig, cfg.out); plt.close(fig)
+    save_figure(fig, cfg.out); plt.close(fig)
     return Path(cfg.out)
 
 def plot_compare(emb, maps: dict, table: pd.DataFrame, color: str | None = None):

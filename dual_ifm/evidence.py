@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .core import atomic_write, load_json, save_csv, save_image, save_json
+from .core import atomic_write, load_json, save_csv, save_figure, save_image, save_json
 from .data import LESION_TYPES, DatasetError, FundusDataset, make_splits, normalize
 from .model import DualIFM, default_device
 from .prepare import find_fov, crop_fov, fov_mask
@@ -214,7 +214,7 @@ def plot_precision(summary: dict, ax=None, label: str = 'evidence', path=None):
     ax.axhline(summary['chance'], ls='--', color='0.4', label=f"chance ({summary['chance']:.2f})")
     ax.set_xlabel('k (top-k evidence patches)'); ax.set_ylabel('precision@k'); ax.set_ylim(0, 1.02); ax.set_xticks(ks)
     ax.legend(frameon=False, fontsize=8); ax.set_title(f"lesion precision@k ({summary['scored_images']} images)", fontsize=10)
-    if path is not None: ax.figure.savefig(path, dpi=120, bbox_inches='tight')
+    if path is not None: save_figure(ax.figure, path)
     return ax.figure
 
 # %% ../nbs/09_evidence.ipynb #89d68386
@@ -244,7 +244,7 @@ def evidence_gallery(model: DualIFM, ds: FundusDataset, cls: int = -1, n: int = 
         axs[r, 0].set_ylabel(f'{what} {name}', fontsize=9)
     fig.suptitle(f'evidence for {name} (red: for, blue: against; same scale, |e| = {lim:.3g} at full colour)', fontsize=10)
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=110, bbox_inches='tight')
+    if path is not None: save_figure(fig, path, dpi=110)
     return fig
 
 # %% ../nbs/09_evidence.ipynb #62db835a
@@ -340,7 +340,7 @@ def plot_sweep(table: pd.DataFrame, k: int = 10, path=None):
     ax.set_xscale('log'); ax.set_ylim(0, 1.02); ax.set_xlabel('sparsity lambda (0 at the left end)'); ax.set_ylabel('score')
     ticks = list(x); ax.set_xticks(ticks); ax.set_xticklabels(['0' if v == zero_at else f'{v:g}' for v in ticks], fontsize=7)
     ax.legend(frameon=False, fontsize=8); ax.set_title('sparsity sweep', fontsize=10)
-    if path is not None: fig.savefig(path, dpi=120, bbox_inches='tight')
+    if path is not None: save_figure(fig, path)
     return fig
 
 # %% ../nbs/09_evidence.ipynb #2295b161

@@ -23,7 +23,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .augment import BatchAugment
-from .core import clean_partial_files, config_to_dict, save_csv, save_json
+from .core import clean_partial_files, config_to_dict, save_csv, save_figure, save_json
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
 from .model import DualIFM, load_checkpoint, save_checkpoint
@@ -546,5 +546,5 @@ def plot_history(history, path: str | os.PathLike | None = None):
         for b in df.groupby('stage')['global_epoch'].min().iloc[1:]: ax.axvline(b - 0.5, c='gray', lw=0.8, ls='--')
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=90); plt.close(fig)
+        save_figure(fig, path, dpi=90, tight=False); plt.close(fig)
     return fig
