@@ -24,12 +24,13 @@ from .model import DualIFM
 __all__ = ['STEP_MODES', 'SECTIONS', 'time_training_step', 'isolated', 'bench_images', 'time_augment', 'time_decode', 'time_loss',
            'matmul_rate', 'step_flops', 'time_epoch', 'BenchConfig', 'run_bench']
 
-# %% ../nbs/90_bench.ipynb #9f5e7b6f
-STEP_MODES = {  # name: (channels_last, bf16 autocast)
-    'fp32 (published)': (False, False),
-    'fp32 channels-last': (True, False),
-    'bf16': (False, True),
-    'bf16 channels-last': (True, True),
+# %% ../nbs/90_bench.ipynb #03296c51
+STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile)
+    'fp32 (published)': (False, False, False),
+    'fp32 channels-last': (True, False, False),
+    'bf16': (False, True, False),
+    'bf16 channels-last': (True, True, False),
+    'bf16 channels-last compiled': (True, True, True),
 }
 
 def _peak_rss_mb() -> float:
@@ -46,7 +47,7 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     if (batch // 2) % world: raise ValueError(f'batch/2 = {batch // 2} photographs cannot be split over {world} processes.')
     images = batch // 2 // world
-    channels_last, bf16 = STEP_MODES[mode]
+    channels_last, bf16, compiled = STEP_MODES[mode]
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     if dev.type == 'cuda' and world > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     torch.manual_seed(seed)
@@ -54,6 +55,7 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if compiled: net = torch.compile(net)          # the warm-up steps absorb the compilation
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(2 * images, 3, image_size, image_size, device=dev).contiguous(memory_format=fmt)
     def step():
@@ -252,8 +254,8 @@ def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, e
     def sync(l=None):
         if l is not None: l.item()
         if dev.type == 'cuda': torch.cuda.synchronize()
-    first = next(iter(dl)); v = views(first); step(*v); sync()            # warm up workers and kernels
-    n_steps = epochs * (len(images) // batch)
+    first = next(iter(dl)); v = views(first); step(*v); step(*v); sync()            # warm up workers and kernels
+    n_steps = max(5, epochs * (len(images) // batch))
     t = time.perf_counter(); n = 0
     for _ in range(epochs):
         for b in dl: views(b); n += len(b[-1])

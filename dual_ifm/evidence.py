@@ -306,9 +306,10 @@ def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 
 
 # %% ../nbs/09_evidence.ipynb #8a017044
 def sparsity_sweep(cfg, lambdas: Sequence[float] = (0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1), out: str | os.PathLike | None = None,
-                   grid: int = 8, k: int = 10, lesions: Sequence[str] = DR_LESIONS) -> pd.DataFrame:
+                   grid: int = 8, k: int = 10, lesions: Sequence[str] = DR_LESIONS, label: float | None = None) -> pd.DataFrame:
     """Fine-tune `cfg` (a `FinetuneConfig`) once per sparsity lambda on its first fold and measure AUROC and lesion
-    precision@k on that fold's evaluation split; writes `sweep.csv` in `out` and returns the table."""
+    precision@k on that fold's evaluation split (only on images with `label`, when given); writes `sweep.csv` in `out`
+    and returns the table."""
     from dual_ifm.downstream import FinetuneConfig, finetune, fold_splits
     out = Path(out or cfg.out or 'runs/sparsity_sweep')
     fold = cfg.folds[0]
@@ -320,7 +321,8 @@ def sparsity_sweep(cfg, lambdas: Sequence[float] = (0, 1e-6, 1e-5, 1e-4, 1e-3, 1
         feat = tab.feature.iat[0]
         ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=feat, split='all')
         _, _, ev, _ = fold_splits(ds, fold)
-        s = summarise_precision(lesion_precision(model, ds, rows=np.flatnonzero(ev), grid=grid, k=k, lesions=lesions, progress=cfg.progress))
+        s = summarise_precision(lesion_precision(model, ds, rows=np.flatnonzero(ev), grid=grid, k=k, lesions=lesions, label=label,
+                                                   progress=cfg.progress))
         rows.append({'sparsity': float(lam), **{m: float(tab[m].iat[0]) for m in ('auroc', 'auprc', 'balanced_accuracy', 'evidence_l1')},
                      'chance': s['chance'], f'p@{k}': s[f'p@{k}'], 'p@1': s['p@1']})
         save_csv(pd.DataFrame(rows), out / 'sweep.csv', index=False)
