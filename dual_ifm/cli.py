@@ -229,7 +229,7 @@ register_command(Command(
     ('dual-ifm evidence --checkpoint runs/finetune_synthetic_drbin_final/fold0/best.pt --dataset synthetic --out evidence/synthetic',
      'dual-ifm evidence --checkpoint runs/finetune_idrid_drbin/fold0/best.pt --dataset idrid_seg --split all --out evidence/idrid')))
 register_command(Command(
-    'demo', 'the whole method end to end on synthetic data in about 10 minutes on a CPU, with a report', DemoConfig, _run_demo,
+    'demo', 'the whole method end to end on synthetic data, under 10 minutes on a 2-core CPU, with a report', DemoConfig, _run_demo,
     'Generate the synthetic fundus set, pretrain a small Dual-IFM (all three stages), draw and score the 2-D map, fine-tune the '
     'sparse evidence head for referable DR, compute evidence maps and lesion precision@k, align the projector and draw the '
     'aligned map (interactive HTML too), then write OUT/report.html (self-contained) and OUT/metrics.json. Re-running continues '
