@@ -297,8 +297,10 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     data = {'points': [[round(float(a), 5), round(float(b), 5), l, Path(f).name] for (a, b), l, f in zip(z, lab, files)],
             'names': legend, 'colors': colors, 'images': imgs, 'evidence': evs}
     title = title or f'{len(z)} photographs' + (f', colour: {color}' if color else '')
-    page = (_HTML.replace('__DATA__', json.dumps(data).replace('</', '<\\/')).replace('__TITLE__', title)
-            .replace('__THUMB__', str(thumb)).replace('__EVTEXT__', ' and its evidence map' if evs is not None else ''))
+    import html as _html
+    page = (_HTML.replace('__TITLE__', _html.escape(title)).replace('__THUMB__', str(thumb))
+            .replace('__EVTEXT__', ' and its evidence map' if evs is not None else '')
+            .replace('__DATA__', json.dumps(data).replace('</', '<\\/')))          # the data last: file names cannot inject markup
     with atomic_write(out, 'w', encoding='utf-8') as fh: fh.write(page)
     return out
 
@@ -328,9 +330,9 @@ def _evidence_for(checkpoint: str, files, emb: dict):
     from dual_ifm.model import DualIFM
     model = DualIFM.from_checkpoint(checkpoint)
     size = Image.open(files[0]).size[0]
-    name = str(emb.get('dataset', ''))
-    root = Path(files[0]).parents[1 + str(emb['image_path'][0]).count('/')].parent if 'image_path' in emb else None
-    mean, std = FundusDataset(name, root=root, image_size=size, features=[], split='all').normalization
+    if 'image_path' not in emb: raise ValueError('The embedding has no image_path entries; re-embed it with `dual-ifm embed`.')
+    folder = Path(files[0]).parents[1 + str(emb['image_path'][0]).count('/')]      # <root>/<dataset>/dim_<size>/<image_path>
+    mean, std = FundusDataset(folder.name, root=folder.parent, image_size=size, features=[], split='all').normalization
     x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in files])
     maps, _ = evidence_maps(model, x, mean, std)
     return maps[:, -1].numpy()
