@@ -688,7 +688,7 @@ def build_cache(name: str, root: str | os.PathLike = 'datasets', image_size: int
     then moved into place); returns the data file. Needs N x S x S x 3 bytes of disk (800,000 photographs at 256 px:
     157 GB)."""
     from tqdm import tqdm
-    from dual_ifm.core import atomic_write, save_json
+    from dual_ifm.core import save_json
     spec = get_spec(name, root)
     if spec.parts: raise DatasetError(f'{name!r} is a union of {list(spec.parts)}; cache each of them instead.')
     table, info = load_table(name, root, image_size, [], 'all', 0, False, False, 'exists', None, 0)

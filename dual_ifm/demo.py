@@ -149,13 +149,10 @@ def _step_align(cfg, st):
     e, path = _embed(cfg, out, 'aligned')
     tab, figs = _map_figures(cfg, e, 'aligned', 'aligned map')
     from dual_ifm.embedding import html_map
-    from dual_ifm.evidence import evidence_maps
-    from dual_ifm.model import DualIFM
-    model = DualIFM.from_checkpoint(out)
-    ds = FundusDataset('synthetic', root=cfg.out / 'datasets', features=['drbin'], split='test')
-    x = torch.stack([ds[i][0] for i in range(len(ds))])
-    maps, _ = evidence_maps(model, x, *ds.normalization, device=cfg.device)
-    html_map(e, cfg.out / 'map.html', color='drbin', evidence=maps[:, -1].numpy(),
+    with np.load(cfg.out / 'evidence' / 'maps.npz') as z:   # alignment trains only the projector: the evidence step's maps still hold
+        if list(z['image_path']) != list(e['image_path']): raise RuntimeError('the evidence maps and the map list different photographs')
+        ev = z['maps'][:, int(z['cls'])]
+    html_map(e, cfg.out / 'map.html', color='drbin', evidence=ev,
              title='Dual-IFM demo: held-out photographs on the aligned 2-D map (colour: referable DR)')
     return {'checkpoint': str(out), 'embedding': str(path), 'knn': tab.to_dict('records'), 'figures': figs, 'html': str(cfg.out / 'map.html')}
 

@@ -153,12 +153,14 @@ def _rows_of(ds: FundusDataset, rows) -> np.ndarray:
 
 def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None, lesions: Sequence[str] = DR_LESIONS,
                      grid: int = 8, k: int = 10, size: int | None = None, label: float | None = None, batch_size: int = 32,
-                     device=None, progress: bool = True) -> pd.DataFrame:
+                     device=None, progress: bool = True, maps: torch.Tensor | None = None) -> pd.DataFrame:
     """Precision@1..k of the class `cls` evidence (default: the last class, e.g. 'referable' of a binary head) against
     the union of the `lesions` masks, for the images `rows` of `ds` (default: all) that hold a lesion and, when `label`
-    is given, whose first label ds.features[0] equals it (e.g. 1: only referable eyes, as in IDRiD's segmentation set)."""
+    is given, whose first label ds.features[0] equals it (e.g. 1: only referable eyes, as in IDRiD's segmentation set).
+    `maps`: the evidence maps of every image of `ds` when already computed (`evidence_maps`), so none is computed again."""
     from tqdm import tqdm
     _need_head(model)
+    if maps is not None and len(maps) != len(ds): raise ValueError(f'maps holds {len(maps)} maps but {ds.name!r} has {len(ds)} images.')
     K = model.clf.out_channels
     if not -K <= cls < K: raise ValueError(f'class {cls} does not exist; the head has {K} classes (0-{K - 1}).')
     cls = cls % K
@@ -180,9 +182,9 @@ def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None
             masks.append(u)
         keep = [j for j, u in enumerate(masks) if u.any()]
         if not keep: continue
-        x = torch.stack([ds[int(chunk[j])][0] for j in keep])
-        maps, logits = evidence_maps(model, x, mean, std, batch_size, device)
-        up = upsample_maps(maps[:, cls:cls + 1], size)[:, 0].numpy()
+        if maps is None: mp, logits = evidence_maps(model, torch.stack([ds[int(chunk[j])][0] for j in keep]), mean, std, batch_size, device)
+        else: mp = torch.as_tensor(maps[[int(chunk[j]) for j in keep]]); logits = mp.mean((2, 3))
+        up = upsample_maps(mp[:, cls:cls + 1], size)[:, 0].numpy()
         for n, j in enumerate(keep):
             u = masks[j]
             if u.shape[0] != size: u = np.asarray(torch.nn.functional.interpolate(torch.tensor(u, dtype=torch.float32)[None, None], size=(size, size)) [0, 0] > 0)
@@ -217,20 +219,25 @@ def plot_precision(summary: dict, ax=None, label: str = 'evidence', path=None):
 
 # %% ../nbs/09_evidence.ipynb #89d68386
 def evidence_gallery(model: DualIFM, ds: FundusDataset, cls: int = -1, n: int = 4, rows=None, class_names=None,
-                     batch_size: int = 32, device=None, path=None):
-    "Figure of the `n` images with the highest and the `n` with the lowest class-`cls` logit, each with its evidence map."
+                     batch_size: int = 32, device=None, path=None, maps: torch.Tensor | None = None):
+    """Figure of the `n` images with the highest and the `n` with the lowest class-`cls` logit, each with its evidence map.
+    `maps`: the evidence maps of the images `rows` when already computed."""
     import matplotlib.pyplot as plt
     _need_head(model)
     K = model.clf.out_channels; cls = cls % K
     rows = _rows_of(ds, rows)
-    x = torch.stack([ds[int(i)][0] for i in rows])
-    maps, logits = evidence_maps(model, x, *ds.normalization, batch_size=batch_size, device=device)
+    if maps is None: maps, logits = evidence_maps(model, torch.stack([ds[int(i)][0] for i in rows]), *ds.normalization, batch_size=batch_size, device=device)
+    elif len(maps) != len(rows): raise ValueError(f'maps holds {len(maps)} maps for {len(rows)} images.')
+    else: maps = torch.as_tensor(maps); logits = maps.mean((2, 3))
     margin = logits[:, cls] - (logits.sum(1) - logits[:, cls]) / max(1, K - 1) if K > 1 else logits[:, 0]
     order = torch.argsort(margin, descending=True).numpy()
     n = min(n, len(rows) // 2 if len(rows) > 1 else 1)
     picks = [order[:n], order[::-1][:n]]
-    up = upsample_maps(maps[:, cls:cls + 1], x.shape[-1])[:, 0].numpy()
-    lim = robust_limit(up[np.concatenate(picks)], 99)
+    shown = np.concatenate(picks)
+    x = {int(j): ds[int(rows[j])][0] for j in shown}
+    up = upsample_maps(maps[shown, cls:cls + 1], ds.image_size)[:, 0].numpy()
+    up = dict(zip(shown.tolist(), up))
+    lim = robust_limit(np.stack(list(up.values())), 99)
     name = (class_names[cls] if class_names is not None else f'class {cls}')
     fig, axs = plt.subplots(2, n, figsize=(2.4 * n, 5.6), squeeze=False)
     feat = ds.features[0] if ds.features else None
@@ -238,7 +245,7 @@ def evidence_gallery(model: DualIFM, ds: FundusDataset, cls: int = -1, n: int = 
         for c, j in enumerate(pick):
             i = int(rows[j]); lab = ds.targets[i, 0] if feat else float('nan')
             lab_s = '' if np.isnan(lab) else f', {feat} {int(lab)}'
-            plot_evidence(x[j], up[j], axs[r, c], f'logit {logits[j, cls]:.2f}{lab_s}', colorbar=False, limit=lim)
+            plot_evidence(x[int(j)], up[int(j)], axs[r, c], f'logit {logits[j, cls]:.2f}{lab_s}', colorbar=False, limit=lim)
         axs[r, 0].set_ylabel(f'{what} {name}', fontsize=9)
     fig.suptitle(f'evidence for {name} (red: for, blue: against; same scale, |e| = {lim:.3g} at full colour)', fontsize=10)
     fig.tight_layout()
@@ -403,14 +410,14 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
         img = as_hwc(ds.load_image(int(i)))
         name = re.sub(r'[^A-Za-z0-9_.-]+', '_', str(Path(ds.table['image_path'].iat[int(i)]).with_suffix('')))
         save_image(np.concatenate([img, overlay_evidence(img, maps[i, cls].numpy(), cfg.background)], 1), od / f'{name}.png')
-    fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, device=dev, path=out / 'gallery.png'); plt.close(fig)
+    fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
     summary = {'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split, 'fold': cfg.fold, 'images': len(ds),
                'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': len(order)}
     has_masks = (ds.folder / 'masks' / f'dim_{ds.image_size}').is_dir()
     if has_masks:
         try:
-            tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, batch_size=cfg.batch_size,
-                                   device=dev, progress=cfg.progress)
+            tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, progress=cfg.progress,
+                                   maps=maps)
             save_csv(tab, out / 'precision.csv', index=False)
             summary['precision'] = summarise_precision(tab)
             fig = plot_precision(summary['precision'], path=out / 'precision.png'); plt.close(fig)
