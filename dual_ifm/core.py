@@ -11,6 +11,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import sys
 import tempfile
 import types
 import typing
@@ -25,7 +26,7 @@ from tqdm import tqdm
 # %% auto #0
 __all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
            'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'default_workers',
-           'parallel_map', 'show_jpeg', 'seed_everything']
+           'parallel_map', 'show_jpeg', 'seed_everything', 'keep_freed_memory']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -272,3 +273,19 @@ def seed_everything(seed: int) -> None:
         import torch
         torch.manual_seed(seed)
     except ImportError: pass
+
+# %% ../nbs/00_core.ipynb #e4a84ebb
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4          # glibc's mallopt parameters
+
+def keep_freed_memory() -> bool:
+    """Make glibc's allocator keep freed memory in this process (no mmap for large blocks, no trimming of the heap),
+    so reallocating it costs no page faults. Returns True where that took effect (Linux with glibc), False elsewhere,
+    where nothing changes."""
+    import ctypes, ctypes.util
+    if not sys.platform.startswith('linux'): return False
+    try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError: return False
+    mallopt = getattr(libc, 'mallopt', None)
+    if mallopt is None: return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(_M_TOP_PAD, 64 << 20))
