@@ -16,21 +16,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import save_json
+from .core import compile_quietly, keep_freed_memory, save_json
 from .losses import cauchy_infonce
 from .model import DualIFM
 
 # %% auto #0
-__all__ = ['STEP_MODES', 'SECTIONS', 'time_training_step', 'isolated', 'bench_images', 'time_augment', 'time_decode', 'time_loss',
-           'matmul_rate', 'step_flops', 'time_epoch', 'BenchConfig', 'run_bench']
+__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'SECTIONS', 'time_training_step', 'isolated', 'bench_images', 'time_augment',
+           'time_decode', 'time_loss', 'matmul_rate', 'step_flops', 'time_epoch', 'BenchConfig', 'run_bench']
 
-# %% ../nbs/90_bench.ipynb #03296c51
-STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile)
-    'fp32 (published)': (False, False, False),
-    'fp32 channels-last': (True, False, False),
-    'bf16': (False, True, False),
-    'bf16 channels-last': (True, True, False),
-    'bf16 channels-last compiled': (True, True, True),
+# %% ../nbs/90_bench.ipynb #da55e978
+STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: freed memory kept on a CPU + fused SGD)
+    'fp32 (published)': (False, False, False, False),
+    'fp32 (published) + kept memory': (False, False, False, True),
+    'fp32 channels-last': (True, False, False, True),
+    'bf16': (False, True, False, True),
+    'bf16 channels-last': (True, True, False, True),
+    'bf16 channels-last compiled': (True, True, True, True),
 }
 
 def _peak_rss_mb() -> float:
@@ -47,16 +48,17 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     if (batch // 2) % world: raise ValueError(f'batch/2 = {batch // 2} photographs cannot be split over {world} processes.')
     images = batch // 2 // world
-    channels_last, bf16, compiled = STEP_MODES[mode]
+    channels_last, bf16, compiled, ours = STEP_MODES[mode]
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if ours and dev.type == 'cpu': keep_freed_memory()
     if dev.type == 'cuda' and world > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     torch.manual_seed(seed)
     model = DualIFM(backbone, embedding_dim=embedding_dim, width=width).to(dev).train()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    if compiled: net = torch.compile(net)          # the warm-up steps absorb the compilation
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+    if compiled: net = compile_quietly(net)          # the warm-up steps absorb the compilation
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4, **({'fused': True} if ours else {}))
     x = torch.randn(2 * images, 3, image_size, image_size, device=dev).contiguous(memory_format=fmt)
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
@@ -120,19 +122,27 @@ def bench_images(n: int = 64, size: int = 256, seed: int = 0) -> list:
     from dual_ifm.synthetic import synth_fundus
     return [synth_fundus(seed=seed + i, grade=i % 5, size=size)[0] for i in range(n)]
 
+AUGMENT_WAYS = ('published (PIL, per photograph)', 'ours, views made in the workers', 'ours, views made on the device',
+                'ours, views made on the device, compiled')
+
 def time_augment(images, workers: int = 0, batch: int = 32, epochs: int = 2, size: int | None = None, threads: int | None = None,
-                 device: str | None = None) -> list[dict]:
-    """Views/s over `epochs` passes of `images` with `workers` DataLoader processes: the published per-photograph PIL
-    pipeline, ours with both views made in the workers, and ours with the workers only collating uint8 photographs and
-    the views made on the training device (the GPU, or this process's threads on a CPU)."""
+                 device: str | None = None, ways=AUGMENT_WAYS) -> list[dict]:
+    """Views/s over `epochs` passes of `images` with `workers` DataLoader processes, for each of `ways`: the published
+    per-photograph PIL pipeline; ours with both views made in the workers; ours with the workers only collating uint8
+    photographs and the views made on the training device (the GPU, or this process's threads on a CPU), eagerly or
+    with the compiled kernels. Our ways keep freed memory in the process on a CPU (`keep_freed_memory`, from then on:
+    measure the published way first or in its own process)."""
     from dual_ifm.augment import BatchAugment, published_transform, view_seeds
     from dual_ifm.train import ViewCollate
+    bad = [w for w in ways if w not in AUGMENT_WAYS]
+    if bad: raise ValueError(f'Unknown augmentation way(s) {bad}; choose from {list(AUGMENT_WAYS)}.')
     if threads: torch.set_num_threads(threads)
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     size = size or images[0].shape[0]
-    aug = BatchAugment('fundus', size=size)
     rows = []
-    for way in ('published (PIL, per photograph)', 'ours, views made in the workers', 'ours, views made on the device'):
+    for way in ways:
+        aug = BatchAugment('fundus', size=size, compile=way.endswith('compiled'))
+        if not way.startswith('published') and dev.type == 'cpu': keep_freed_memory()
         if way.startswith('published'): ds, collate = _PILViews(images, published_transform('fundus', size)), None
         elif 'workers' in way: ds, collate = _Tensors(images), ViewCollate(aug)
         else: ds, collate = _Tensors(images), ViewCollate(None)
@@ -141,9 +151,9 @@ def time_augment(images, workers: int = 0, batch: int = 32, epochs: int = 2, siz
         def consume(b):
             if 'device' not in way: return 2 * len(b[0])
             x = b[0].to(dev, non_blocking=True)
-            v1, v2 = aug(x, view_seeds(b[1], 0, 0)), aug(x, view_seeds(b[1], 0, 1))
+            v1, v2 = aug.views(x, b[1])
             return len(v1) + len(v2)
-        for b in zip(range(1), dl): consume(b[1])                      # start the workers, warm the caches
+        for b in zip(range(1), dl): consume(b[1])                      # start the workers, warm the caches (and compile)
         t = time.perf_counter(); views = 0
         for _ in range(epochs):
             for b in dl: views += consume(b)
@@ -179,6 +189,7 @@ def time_loss(batch: int, dim: int = 128, kind: str = 'cauchy', device: str | No
     "Forward + backward seconds and peak memory of the contrastive loss for a global batch of `batch` photographs (2 x batch views)."
     from dual_ifm.losses import ContrastiveLoss
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if dev.type == 'cpu': keep_freed_memory()
     torch.manual_seed(0)
     z = torch.randn(2 * batch, dim, device=dev, requires_grad=True)
     loss_fn = ContrastiveLoss(kind)
@@ -201,10 +212,11 @@ def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, r
     "GFLOP/s of an n x n x n matrix product in `dtype` on `device` (2 n^3 operations each)."
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     a = torch.randn(n, n, device=dev, dtype=dtype); b = torch.randn(n, n, device=dev, dtype=dtype)
-    a @ b
+    c = torch.empty(n, n, device=dev, dtype=dtype)             # written in place: no allocation inside the timing
+    for _ in range(2): torch.matmul(a, b, out=c)
     if dev.type == 'cuda': torch.cuda.synchronize()
     t = time.perf_counter()
-    for _ in range(reps): c = a @ b
+    for _ in range(reps): torch.matmul(a, b, out=c)
     if dev.type == 'cuda': torch.cuda.synchronize()
     else: c.sum().item()
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
@@ -233,13 +245,14 @@ def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, e
     size = images[0].shape[0]
     if augment_on not in ('auto', 'device', 'workers'): raise ValueError(f"augment_on must be auto, device or workers, got {augment_on!r}.")
     on_device = augment_on == 'device' or (augment_on == 'auto' and dev.type == 'cuda')
+    if dev.type == 'cpu': keep_freed_memory()                       # as the trainer does (before the workers fork)
     aug = BatchAugment('fundus', size=size)
     dl = torch.utils.data.DataLoader(_Tensors(images), batch_size=batch, shuffle=True, num_workers=workers, drop_last=True,
                                      collate_fn=ViewCollate(None if on_device else aug), persistent_workers=workers > 0,
                                      pin_memory=on_device)
     torch.manual_seed(0)
     model = DualIFM('bagnet33', embedding_dim=128, width=width).to(dev).to(memory_format=torch.channels_last).train()
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=True)
     loss_fn = ContrastiveLoss('cauchy')
     def step(v1, v2):
         x = torch.cat([v1, v2]).to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -286,15 +299,15 @@ class BenchConfig:
     image_size: list[int] = field(default_factory=lambda: [256, 128], metadata={'help': 'image size(s) in px, one per width'})
     batch: int = field(default=8, metadata={'help': 'images per training step (two views of batch/2 photographs)'})
     modes: list[str] = field(default_factory=lambda: list(STEP_MODES), metadata={'help': f'step modes: {", ".join(STEP_MODES)}'})
-    steps: int = field(default=2, metadata={'help': 'timed steps per step measurement'})
-    warmup: int = field(default=1, metadata={'help': 'untimed steps first'})
+    steps: int = field(default=3, metadata={'help': 'timed steps per step measurement'})
+    warmup: int = field(default=3, metadata={'help': 'untimed steps first (kept memory settles after a few steps)'})
     workers: int = field(default=2, metadata={'help': 'DataLoader worker processes (the same for both pipelines)'})
     photos: int = field(default=128, metadata={'help': 'synthetic photographs for the pipeline measurements'})
     pipeline_size: int = field(default=256, metadata={'help': 'photograph size of the augmentation and decoding measurements'})
     epoch_size: int = field(default=128, metadata={'help': 'photograph size of the end-to-end epoch (width-0.25 model)'})
     loss_batches: list[int] = field(default_factory=lambda: [1024, 4096, 8192], metadata={'help': 'global batch sizes of the loss measurement'})
     threads: int | None = field(default=None, metadata={'help': 'torch CPU threads (default: all)'})
-    isolate: bool = field(default=True, metadata={'help': 'each measurement in its own process (its own peak memory)'})
+    isolate: bool = field(default=True, metadata={'help': 'each measurement in its own process (its own peak memory and allocator setting)'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
     out: Path | None = field(default=None, metadata={'help': 'also write the table as JSON here'})
 
@@ -306,7 +319,7 @@ class BenchConfig:
         if len(self.image_size) not in (1, len(self.width)):
             raise ValueError(f'give one image size or one per width: {len(self.width)} width(s), {len(self.image_size)} size(s).')
         if self.quick:
-            self.steps, self.warmup, self.photos = 1, 1, min(self.photos, 64)
+            self.steps, self.warmup, self.photos = 1, 2, min(self.photos, 64)
 
 def _measure(cfg: BenchConfig, fn, *args, **kwargs) -> tuple:
     if cfg.isolate: return isolated(fn, *args, **kwargs)
@@ -358,8 +371,9 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
             bar.set_description(f'bench: {sec}')
             if sec == 'augment':
                 imgs = bench_images(cfg.photos, cfg.pipeline_size)
-                res, rss = _measure(cfg, time_augment, imgs, cfg.workers, 32, 1 if cfg.quick else 2, threads=cfg.threads, device=cfg.device)
-                rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
+                for way in AUGMENT_WAYS:          # each in its own process: the published way with the default allocator
+                    res, rss = _measure(cfg, time_augment, imgs, cfg.workers, 32, 1 if cfg.quick else 2, threads=cfg.threads, device=cfg.device, ways=[way])
+                    rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
             elif sec == 'decode':
                 files, cache = _cache_of(bench_images(cfg.photos, cfg.pipeline_size), tmp / 'decode')
                 res, rss = _measure(cfg, _with_threads, time_decode, cfg.threads, files, cache, 1 if cfg.quick else 3)

@@ -26,7 +26,7 @@ from tqdm import tqdm
 # %% auto #0
 __all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
            'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'default_workers',
-           'parallel_map', 'show_jpeg', 'seed_everything', 'keep_freed_memory']
+           'parallel_map', 'show_jpeg', 'seed_everything', 'keep_freed_memory', 'compile_quietly']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -289,3 +289,12 @@ def keep_freed_memory() -> bool:
     if mallopt is None: return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(_M_TOP_PAD, 64 << 20))
+
+# %% ../nbs/00_core.ipynb #e4b9f3cd
+def compile_quietly(fn, **kwargs):
+    """`torch.compile(fn, **kwargs)`, without the warning torch prints on machines without CUDA when it first builds
+    C++ kernels ("No CUDA runtime is found"), which says nothing about the CPU code being compiled."""
+    import logging
+    import torch
+    if not torch.cuda.is_available(): logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
+    return torch.compile(fn, **kwargs)

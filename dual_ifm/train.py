@@ -23,7 +23,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .augment import BatchAugment
-from .core import clean_partial_files, config_to_dict, save_csv, save_figure, save_json
+from .core import clean_partial_files, compile_quietly, config_to_dict, keep_freed_memory, save_csv, save_figure, save_json
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
 from .model import DualIFM, load_checkpoint, save_checkpoint
@@ -254,7 +254,8 @@ class PretrainConfig:
     augment_on: Literal['auto', 'device', 'workers'] = field(default='auto', metadata={'help': 'where views are made (auto: device on GPU, workers on CPU)'})
     precision: Literal['bf16', 'fp32', 'fp64'] = field(default='bf16', metadata={'help': 'bfloat16 autocast, float32, or float64 (for exactness checks)'})
     channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout'})
-    compile: bool = field(default=False, metadata={'help': 'torch.compile the model'})
+    compile: bool = field(default=False, metadata={'help': 'torch.compile the model (and the view kernels when views are made on the device)'})
+    keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (no page faults on reallocation: ~30%% faster steps)'})
     sync_bn: bool = field(default=False, metadata={'help': 'batch-norm statistics over all processes'})
     clip_grad: float | None = field(default=None, metadata={'help': 'clip the gradient norm to this value'})
     workers: int | None = field(default=None, metadata={'help': 'data-loading worker processes per rank (default: CPUs / ranks, at most 8)'})
@@ -331,9 +332,10 @@ class Pretrainer:
         c, e = self.cfg, self.env
         self.ds = FundusDataset(c.dataset, root=c.root, image_size=c.image_size, features=[], split=c.split,
                                 sample_size=c.sample_size, seed=c.seed)
+        if e.device.type == 'cpu' and c.keep_memory: keep_freed_memory()       # before the workers fork: they inherit it
         mean, std = self.ds.normalization
-        self.augment = BatchAugment(c.augment, mean=mean, std=std)
         on = c.augment_on if c.augment_on != 'auto' else ('device' if e.device.type == 'cuda' else 'workers')
+        self.augment = BatchAugment(c.augment, mean=mean, std=std, compile=c.compile and on == 'device')
         self.augment_on = on
         self.sampler = ShardedBatchSampler(len(self.ds), c.batch_size, e.rank, e.world, c.seed)
         self.collate = ViewCollate(self.augment if on == 'workers' else None, c.seed)
@@ -387,10 +389,10 @@ class Pretrainer:
         if stage.trains == 'last':
             for p in m.projector[2].parameters(): p.requires_grad_(True)
         self.net = DDP(m, device_ids=[self.env.device.index] if self.env.device.type == 'cuda' else None) if self.env.world > 1 else m
-        if self.cfg.compile: self.net = torch.compile(self.net)
+        if self.cfg.compile: self.net = compile_quietly(self.net)
         self.loss_fn = ContrastiveLoss(stage.loss, self.cfg.temperature, self.cfg.negatives)
         self.opt = make_optimizer(self.cfg.optimizer, m.parameters(), stage.lr, self.cfg.weight_decay, self.cfg.momentum, self.cfg.trust,
-                                  fused=self.env.device.type == 'cuda' and self.cfg.optimizer in ('sgd', 'adamw'))
+                                  fused=self.cfg.optimizer in ('sgd', 'adamw'))
         if getattr(self, '_resume_opt', None) is not None and not fresh:
             self.opt.load_state_dict(self._resume_opt)
         self._resume_opt = None
