@@ -125,7 +125,7 @@ def _step_finetune(cfg, st):
     fc = FinetuneConfig(checkpoint=st['pretrain']['checkpoint'], dataset='synthetic', feature='drbin', out=out, folds=[0],
                         root=cfg.out / 'datasets', epochs=cfg.finetune_epochs, unfreeze_epoch=cfg.unfreeze_epoch, batch_size=32,
                         lr_backbone=cfg.lr_backbone, lr_head=cfg.lr_head, sparsity=cfg.sparsity, patience=max(3, cfg.finetune_epochs // 2),
-                        monitor='auroc', min_delta=0.001, freeze_bn=cfg.freeze_bn,
+                        monitor='loss', min_delta=0.002, freeze_bn=cfg.freeze_bn,     # the published IDRiD referable-DR monitor
                         workers=_workers(cfg), seed=cfg.seed, device=cfg.device, progress=cfg.progress,
                         resume=(out / 'fold0' / 'last.pt').exists())
     tab = finetune(fc)

@@ -392,7 +392,7 @@ class Pretrainer:
         if self.cfg.compile: self.net = compile_quietly(self.net)
         self.loss_fn = ContrastiveLoss(stage.loss, self.cfg.temperature, self.cfg.negatives)
         self.opt = make_optimizer(self.cfg.optimizer, m.parameters(), stage.lr, self.cfg.weight_decay, self.cfg.momentum, self.cfg.trust,
-                                  fused=self.cfg.optimizer in ('sgd', 'adamw'))
+                                  fused=self.env.device.type in ('cpu', 'cuda') and self.cfg.optimizer in ('sgd', 'adamw'))
         if getattr(self, '_resume_opt', None) is not None and not fresh:
             self.opt.load_state_dict(self._resume_opt)
         self._resume_opt = None
