@@ -372,7 +372,7 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
             if sec == 'augment':
                 imgs = bench_images(cfg.photos, cfg.pipeline_size)
                 for way in AUGMENT_WAYS:          # each in its own process: the published way with the default allocator
-                    res, rss = _measure(cfg, time_augment, imgs, cfg.workers, 32, 1 if cfg.quick else 2, threads=cfg.threads, device=cfg.device, ways=[way])
+                    res, rss = _measure(cfg, time_augment, imgs, cfg.workers, 32, 2 if cfg.quick else 3, threads=cfg.threads, device=cfg.device, ways=[way])
                     rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
             elif sec == 'decode':
                 files, cache = _cache_of(bench_images(cfg.photos, cfg.pipeline_size), tmp / 'decode')
