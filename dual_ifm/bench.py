@@ -58,7 +58,7 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
     model = model.to(memory_format=fmt)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if compiled: net = compile_quietly(net)          # the warm-up steps absorb the compilation
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4, **({'fused': True} if ours else {}))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4, fused=ours)
     x = torch.randn(2 * images, 3, image_size, image_size, device=dev).contiguous(memory_format=fmt)
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):

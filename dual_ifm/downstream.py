@@ -338,7 +338,7 @@ class Finetuner:
         heads = list(self.model.clf.parameters())
         body = [p for n, p in self.model.named_parameters() if n.startswith('backbone.')]
         self.opt = torch.optim.AdamW([{'params': body, 'lr': cfg.lr_backbone}, {'params': heads, 'lr': cfg.lr_head}], weight_decay=cfg.weight_decay,
-                                     **({'fused': True} if self.device.type in ('cpu', 'cuda') else {}))
+                                     fused=self.device.type in ('cpu', 'cuda'))
         self.state = {'epoch': 0, 'best': None, 'best_epoch': None, 'bad_epochs': 0, 'history': []}
         if cfg.resume and (self.out / 'last.pt').exists(): self._load()
 
@@ -494,7 +494,7 @@ def align_projector(cfg: AlignConfig) -> Path:
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=[], split=cfg.split, fold=cfg.fold)
     mean, std = ds.normalization
     aug = BatchAugment(cfg.augment, mean=mean, std=std)
-    opt = torch.optim.AdamW(model.projector.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **({'fused': True} if dev.type in ('cpu', 'cuda') else {}))
+    opt = torch.optim.AdamW(model.projector.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type in ('cpu', 'cuda'))
     loss_fn = ContrastiveLoss('cauchy', negatives='local')
     from dual_ifm.train import IndexedDataset
     bs = min(cfg.batch_size, len(ds) - len(ds) % 2)

@@ -181,12 +181,12 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float, momentum: 
     "An optimiser by name over `params` (no weight decay on biases and norms for LARS and AdamW)."
     params = [p for p in params if p.requires_grad]
     if not params: raise ValueError('no trainable parameters for the optimiser.')
-    if name == 'sgd': return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, **({'fused': True} if fused else {}))
+    if name == 'sgd': return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, fused=fused)
     if name == 'lars': return LARS(params, lr, momentum, weight_decay, trust)
     if name == 'adamw':
         decay, no = [p for p in params if p.ndim > 1], [p for p in params if p.ndim <= 1]
         return torch.optim.AdamW([{'params': decay, 'weight_decay': weight_decay}, {'params': no, 'weight_decay': 0.0}], lr=lr,
-                                 **({'fused': True} if fused else {}))
+                                 fused=fused)
     raise ValueError(f'Unknown optimiser {name!r}; choose one of {OPTIMISERS}.')
 
 def epoch_lr(base: float, epoch: int, epochs: int, warmup: int) -> float:
