@@ -21,8 +21,9 @@ from .losses import cauchy_infonce
 from .model import DualIFM
 
 # %% auto #0
-__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'SECTIONS', 'time_training_step', 'isolated', 'bench_images', 'time_augment',
-           'time_decode', 'time_loss', 'matmul_rate', 'step_flops', 'time_epoch', 'BenchConfig', 'run_bench']
+__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'ANATOMY_KINDS', 'SECTIONS', 'time_training_step', 'isolated', 'bench_images',
+           'time_augment', 'time_decode', 'time_loss', 'matmul_rate', 'memory_rate', 'step_flops', 'step_anatomy',
+           'time_epoch', 'BenchConfig', 'run_bench']
 
 # %% ../nbs/90_bench.ipynb #da55e978
 STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: freed memory kept on a CPU + fused SGD)
@@ -37,11 +38,9 @@ STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: free
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_size: int = 256, batch: int = 8,
-                       mode: str = 'fp32 (published)', steps: int = 2, warmup: int = 1, device: str | None = None,
-                       embedding_dim: int = 128, seed: int = 0) -> dict:
-    """Time `steps` training steps (after `warmup` ones) of `backbone` + projector on a `batch` of images (two views of batch/2).
-    Under torchrun the batch is global: each process takes its share, DDP averages the gradients, negatives come from all ranks."""
+def _training_step(backbone: str, width: float, image_size: int, batch: int, mode: str, device: str | None,
+                   embedding_dim: int = 128, seed: int = 0):
+    "Model, optimiser and a batch set up as `mode` says; returns (one training step as a function, device, processes)."
     if mode not in STEP_MODES: raise ValueError(f'Unknown mode {mode!r}; choose from {list(STEP_MODES)}.')
     if batch < 2 or batch % 2: raise ValueError(f'batch must be an even number of images (two views per photograph), got {batch}.')
     import torch.distributed as dist
@@ -66,6 +65,15 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
         loss = cauchy_infonce(z[:images], z[images:])
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
         return loss
+    return step, dev, world
+
+def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_size: int = 256, batch: int = 8,
+                       mode: str = 'fp32 (published)', steps: int = 2, warmup: int = 1, device: str | None = None,
+                       embedding_dim: int = 128, seed: int = 0) -> dict:
+    """Time `steps` training steps (after `warmup` ones) of `backbone` + projector on a `batch` of images (two views of batch/2).
+    Under torchrun the batch is global: each process takes its share, DDP averages the gradients, negatives come from all ranks."""
+    import torch.distributed as dist
+    step, dev, world = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
     for _ in range(warmup): step()
     if dev.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
     if world > 1: dist.barrier()
@@ -221,6 +229,17 @@ def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, r
     else: c.sum().item()
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
+def memory_rate(mb: int = 256, device: str | None = None, reps: int = 5) -> float:
+    "GB/s of copying an `mb`-megabyte tensor into another on `device` (bytes read + bytes written)."
+    dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    a = torch.ones(mb * 2**20 // 4, device=dev); b = torch.empty_like(a)
+    for _ in range(2): b.copy_(a)
+    if dev.type == 'cuda': torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(reps): b.copy_(a)
+    if dev.type == 'cuda': torch.cuda.synchronize()
+    return 2 * a.numel() * 4 * reps / (time.perf_counter() - t) / 1e9
+
 def step_flops(backbone: str = 'bagnet33', width: float = 1.0, image_size: int = 256, embedding_dim: int = 128) -> float:
     "Floating-point operations of forward + backward for one image through backbone + projector (torch's FlopCounterMode)."
     from torch.utils.flop_counter import FlopCounterMode
@@ -229,6 +248,88 @@ def step_flops(backbone: str = 'bagnet33', width: float = 1.0, image_size: int =
     with FlopCounterMode(display=False) as fc:
         model(x, want='z').z.sum().backward()
     return fc.get_total_flops() / 2
+
+# %% ../nbs/90_bench.ipynb #b3f5d6e8
+ANATOMY_KINDS = ('convolutions, forward', 'convolutions, backward', 'matrix products', 'batch norm',
+                 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies', 'other')
+
+def _op_kind(name: str) -> str:
+    "The kind (one of `ANATOMY_KINDS`) of the aten operation called `name` (its overload packet, e.g. 'convolution')."
+    if name == 'convolution_backward' or name.endswith('convolution_backward'): return 'convolutions, backward'
+    if name in ('convolution', '_convolution', 'mkldnn_convolution', 'cudnn_convolution', 'conv2d'): return 'convolutions, forward'
+    if name in ('mm', 'addmm', 'bmm', 'baddbmm', 'matmul', 'linear'): return 'matrix products'
+    if 'batch_norm' in name: return 'batch norm'
+    if name.rstrip('_') in ('relu', 'threshold_backward', 'threshold', 'add', 'clamp_min', 'clamp'): return 'ReLU, residual adds, gradient sums'
+    if name.startswith(('_fused_sgd', '_fused_adam', '_foreach_')): return 'optimiser'
+    if name in ('_to_copy', 'copy_', 'clone', 'to'): return 'casts and copies'
+    return 'other'
+
+def _op_flops(name: str, args, out) -> float:
+    "Multiply-adds x 2 of a convolution or matrix product (0 for other operations)."
+    if name == 'convolution':
+        w, transposed = args[1], args[6]
+        return 2.0 * (args[0] if transposed else out).numel() * w.shape[1] * int(np.prod(w.shape[2:]))
+    if name == 'convolution_backward':
+        g, w, transposed, mask = args[0], args[2], args[7], args[10]
+        return 2.0 * (args[1] if transposed else g).numel() * w.shape[1] * int(np.prod(w.shape[2:])) * (int(mask[0]) + int(mask[1]))
+    if name == 'mm': return 2.0 * args[0].shape[0] * args[0].shape[1] * args[1].shape[1]
+    if name == 'addmm': return 2.0 * args[1].shape[0] * args[1].shape[1] * args[2].shape[1]
+    if name in ('bmm', 'baddbmm'):
+        a, b = (args[0], args[1]) if name == 'bmm' else (args[1], args[2])
+        return 2.0 * a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2]
+    return 0.0
+
+def _op_bytes(args, kwargs, out) -> int:
+    "Bytes of every tensor an operation reads or writes, each counted once: a lower bound on the memory it moves."
+    from torch.utils._pytree import tree_leaves
+    return sum(t.numel() * t.element_size() for t in tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor))
+
+def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int = 256, batch: int = 8,
+                 mode: str = 'bf16 channels-last', steps: int = 2, warmup: int = 3, device: str | None = None,
+                 embedding_dim: int = 128, seed: int = 0) -> list[dict]:
+    """Seconds per training step spent in each kind of operation (`ANATOMY_KINDS`), with the GFLOP/s of convolutions
+    and matrix products and the GB/s each kind moves at least (`_op_bytes`), for the step `time_training_step`
+    times. Shares are of the step timed op by op; then come the time between operations (Python, the autograd
+    engine, the timing itself) and the whole step timed plainly."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    if mode not in STEP_MODES: raise ValueError(f'Unknown mode {mode!r}; choose from {list(STEP_MODES)}.')
+    if STEP_MODES[mode][2]:
+        raise ValueError(f'step_anatomy needs an eager mode: {mode!r} compiles the model into fused kernels whose '
+                         f'operations cannot be timed one by one; choose from {[m for m, v in STEP_MODES.items() if not v[2]]}.')
+    step, dev, world = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
+    sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
+    secs, flops, moved = dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0)
+    calls = dict.fromkeys(ANATOMY_KINDS, 0)
+
+    class _Timer(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            t = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            sync()
+            dt = time.perf_counter() - t
+            name = func.overloadpacket.__name__
+            kind = _op_kind(name)
+            secs[kind] += dt; calls[kind] += 1; flops[kind] += _op_flops(name, args, out); moved[kind] += _op_bytes(args, kwargs, out)
+            return out
+
+    for _ in range(warmup): step()
+    sync(); t = time.perf_counter()
+    for _ in range(steps): loss = step()
+    loss.item(); sync(); plain = (time.perf_counter() - t) / steps
+    t = time.perf_counter()
+    with _Timer():
+        for _ in range(steps): step()
+    sync(); timed = (time.perf_counter() - t) / steps
+    common = {'what': 'anatomy', 'backbone': backbone, 'width': width, 'image_size': image_size, 'batch': batch,
+              'mode': mode, 'device': str(dev), 'threads': torch.get_num_threads()}
+    rows = [{**common, 'way': k, 's/step': secs[k] / steps, 'share': secs[k] / steps / timed, 'calls': calls[k] // steps,
+             'GFLOP/s': flops[k] / secs[k] / 1e9 if flops[k] and secs[k] else float('nan'),
+             'GB/s': moved[k] / secs[k] / 1e9 if secs[k] else float('nan')} for k in ANATOMY_KINDS if calls[k]]
+    gap = timed - sum(secs.values()) / steps
+    rows.append({**common, 'way': 'between operations (Python, autograd)', 's/step': gap, 'share': gap / timed, 'calls': 0, 'GFLOP/s': float('nan')})
+    rows.append({**common, 'way': 'whole step', 's/step': plain, 'share': 1.0, 'calls': sum(calls.values()) // steps,
+                 'GFLOP/s': sum(flops.values()) / steps / plain / 1e9, 'timed_op_by_op_s': timed})
+    return rows
 
 # %% ../nbs/90_bench.ipynb #159e2f23
 def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, epochs: int = 1, threads: int | None = None,
@@ -287,7 +388,7 @@ def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, e
             {**common, 'way': 'end to end', 'photos/s': e2e, 'bottleneck': 'loader' if loader < model_rate else 'model'}]
 
 # %% ../nbs/90_bench.ipynb #fcf97d96
-SECTIONS = ('augment', 'decode', 'step', 'matmul', 'epoch', 'loss')
+SECTIONS = ('augment', 'decode', 'step', 'matmul', 'anatomy', 'epoch', 'loss')
 
 @dataclass
 class BenchConfig:
@@ -299,6 +400,7 @@ class BenchConfig:
     image_size: list[int] = field(default_factory=lambda: [256, 128], metadata={'help': 'image size(s) in px, one per width'})
     batch: int = field(default=8, metadata={'help': 'images per training step (two views of batch/2 photographs)'})
     modes: list[str] = field(default_factory=lambda: list(STEP_MODES), metadata={'help': f'step modes: {", ".join(STEP_MODES)}'})
+    anatomy_mode: str = field(default='bf16 channels-last', metadata={'help': "step mode whose time is split by kind of operation (section 'anatomy'; an eager mode)"})
     steps: int = field(default=3, metadata={'help': 'timed steps per step measurement'})
     warmup: int = field(default=3, metadata={'help': 'untimed steps first (kept memory settles after a few steps)'})
     workers: int = field(default=2, metadata={'help': 'DataLoader worker processes (the same for both pipelines)'})
@@ -314,6 +416,8 @@ class BenchConfig:
     def __post_init__(self):
         bad = [m for m in self.modes if m not in STEP_MODES]
         if bad: raise ValueError(f'Unknown mode(s) {bad}; choose from {list(STEP_MODES)}.')
+        if self.anatomy_mode not in STEP_MODES or STEP_MODES[self.anatomy_mode][2]:
+            raise ValueError(f'anatomy mode {self.anatomy_mode!r} is not an eager step mode; choose from {[m for m, v in STEP_MODES.items() if not v[2]]}.')
         bad = [s for s in self.sections if s not in SECTIONS]
         if bad: raise ValueError(f'Unknown section(s) {bad}; choose from {list(SECTIONS)}.')
         if len(self.image_size) not in (1, len(self.width)):
@@ -390,6 +494,12 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
                 for dt in ('float32', 'bfloat16'):
                     g, rss = _measure(cfg, _with_threads, matmul_rate, cfg.threads, 2048, getattr(torch, dt), cfg.device)
                     rows.append({'section': sec, 'what': 'matmul 2048^3', 'way': dt, 'GFLOP/s': g, 'peak_mem_mb': rss})
+                g, rss = _measure(cfg, _with_threads, memory_rate, cfg.threads, 256, cfg.device)
+                rows.append({'section': sec, 'what': 'copy 256 MB', 'way': 'memory', 'GB/s': g, 'peak_mem_mb': rss})
+            elif sec == 'anatomy':            # the first width and size (BagNet-33 at 256 px by default)
+                res, rss = _measure(cfg, _with_threads, step_anatomy, cfg.threads, cfg.backbone, cfg.width[0], sizes[0], cfg.batch,
+                                    cfg.anatomy_mode, cfg.steps, cfg.warmup, cfg.device)
+                rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
             elif sec == 'epoch':
                 res, rss = _measure(cfg, time_epoch, bench_images(cfg.photos * 2, cfg.epoch_size), 0.25, 32, cfg.workers, 1, cfg.threads, cfg.device)
                 rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
@@ -406,7 +516,9 @@ def _report(cfg: BenchConfig, df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     lines = []
     def fmt(v): return '' if v is None or (isinstance(v, float) and np.isnan(v)) else (f'{v:.3g}' if isinstance(v, float) else str(v))
-    peak = {r['way']: r['GFLOP/s'] for _, r in df[df.section == 'matmul'].iterrows()} if 'section' in df and (df.section == 'matmul').any() else {}
+    rates = df[df.section == 'matmul'] if 'section' in df else df.iloc[:0]
+    peak = {r['way']: r['GFLOP/s'] for _, r in rates.iterrows() if r.get('GFLOP/s') == r.get('GFLOP/s')}
+    copy = next((r['GB/s'] for _, r in rates.iterrows() if r['way'] == 'memory'), None)
     for sec, g in df.groupby('section', sort=False):
         if sec == 'augment':
             base = g['views/s'].iloc[0]
@@ -426,7 +538,19 @@ def _report(cfg: BenchConfig, df: pd.DataFrame) -> pd.DataFrame:
                     lines.append((sec, r['mode'], f"{r['backbone']} w{w:g} {int(s)}px b{int(r['batch'])} {int(r['processes'])}p {int(r['threads'])}t",
                                   r['img/s'], 'img/s', r['img/s'] / base, r['peak_mem_mb'], note))
         elif sec == 'matmul':
-            for _, r in g.iterrows(): lines.append((sec, r['way'], r['what'], r['GFLOP/s'], 'GFLOP/s', float('nan'), r['peak_mem_mb'], ''))
+            for _, r in g.iterrows():
+                unit = 'GB/s' if r['way'] == 'memory' else 'GFLOP/s'
+                lines.append((sec, r['way'], r['what'], r[unit], unit, float('nan'), r['peak_mem_mb'], ''))
+        elif sec == 'anatomy':
+            for _, r in g.iterrows():
+                dt = 'bf16' if 'bf16' in r['mode'] else 'fp32'
+                ref = peak.get('bfloat16' if dt == 'bf16' else 'float32')
+                note = f"{r['share']:.0%} of the step timed op by op" if r['way'] != 'whole step' else f"{r['timed_op_by_op_s']:.3g} s timed op by op"
+                if r['GFLOP/s'] == r['GFLOP/s']: note += f"; {r['GFLOP/s']:.0f} GFLOP/s" + (f" = {r['GFLOP/s'] / ref:.0%} of the {dt} matmul peak" if ref else '')
+                elif r['way'] in ('batch norm', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies') and r['GB/s'] == r['GB/s']:
+                    note += f"; moves >= {r['GB/s']:.0f} GB/s" + (f" = {r['GB/s'] / copy:.0%} of the copy rate" if copy else '')
+                lines.append((sec, r['way'], f"{r['backbone']} w{r['width']:g} {int(r['image_size'])}px b{int(r['batch'])} {r['mode']}",
+                              r['s/step'], 's/step', float('nan'), r['peak_mem_mb'], note))
         elif sec == 'epoch':
             for _, r in g.iterrows():
                 lines.append((sec, r['way'], f"w{r['width']:g} {int(r['size'])}px b{int(r['batch'])} {int(r['workers'])} workers", r['photos/s'], 'photos/s',
