@@ -21,9 +21,9 @@ from .losses import cauchy_infonce
 from .model import DualIFM
 
 # %% auto #0
-__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'ANATOMY_KINDS', 'SECTIONS', 'time_training_step', 'isolated', 'bench_images',
-           'time_augment', 'time_decode', 'time_loss', 'matmul_rate', 'memory_rate', 'step_flops', 'step_anatomy',
-           'time_epoch', 'BenchConfig', 'run_bench']
+__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'EAGER_MODES', 'ANATOMY_KINDS', 'SECTIONS', 'time_training_step', 'isolated',
+           'bench_images', 'time_augment', 'time_decode', 'time_loss', 'matmul_rate', 'memory_rate', 'step_flops',
+           'step_anatomy', 'time_epoch', 'BenchConfig', 'run_bench']
 
 # %% ../nbs/90_bench.ipynb #da55e978
 STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: freed memory kept on a CPU + fused SGD)
@@ -250,6 +250,7 @@ def step_flops(backbone: str = 'bagnet33', width: float = 1.0, image_size: int =
     return fc.get_total_flops() / 2
 
 # %% ../nbs/90_bench.ipynb #b3f5d6e8
+EAGER_MODES = tuple(m for m, (_, _, compiled, _) in STEP_MODES.items() if not compiled)   # what step_anatomy can split
 ANATOMY_KINDS = ('convolutions, forward', 'convolutions, backward', 'matrix products', 'batch norm',
                  'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies', 'other')
 
@@ -293,9 +294,9 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
     engine, the timing itself) and the whole step timed plainly."""
     from torch.utils._python_dispatch import TorchDispatchMode
     if mode not in STEP_MODES: raise ValueError(f'Unknown mode {mode!r}; choose from {list(STEP_MODES)}.')
-    if STEP_MODES[mode][2]:
+    if mode not in EAGER_MODES:
         raise ValueError(f'step_anatomy needs an eager mode: {mode!r} compiles the model into fused kernels whose '
-                         f'operations cannot be timed one by one; choose from {[m for m, v in STEP_MODES.items() if not v[2]]}.')
+                         f'operations cannot be timed one by one; choose from {list(EAGER_MODES)}.')
     step, dev, world = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     secs, flops, moved = dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0)
@@ -416,8 +417,8 @@ class BenchConfig:
     def __post_init__(self):
         bad = [m for m in self.modes if m not in STEP_MODES]
         if bad: raise ValueError(f'Unknown mode(s) {bad}; choose from {list(STEP_MODES)}.')
-        if self.anatomy_mode not in STEP_MODES or STEP_MODES[self.anatomy_mode][2]:
-            raise ValueError(f'anatomy mode {self.anatomy_mode!r} is not an eager step mode; choose from {[m for m, v in STEP_MODES.items() if not v[2]]}.')
+        if self.anatomy_mode not in EAGER_MODES:
+            raise ValueError(f'anatomy mode {self.anatomy_mode!r} is not an eager step mode; choose from {list(EAGER_MODES)}.')
         bad = [s for s in self.sections if s not in SECTIONS]
         if bad: raise ValueError(f'Unknown section(s) {bad}; choose from {list(SECTIONS)}.')
         if len(self.image_size) not in (1, len(self.width)):
