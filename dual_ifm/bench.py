@@ -403,6 +403,7 @@ class BenchConfig:
     modes: list[str] = field(default_factory=lambda: list(STEP_MODES), metadata={'help': f'step modes: {", ".join(STEP_MODES)}'})
     anatomy_mode: str = field(default='bf16 channels-last', metadata={'help': "step mode whose time is split by kind of operation (section 'anatomy'; an eager mode)"})
     steps: int = field(default=3, metadata={'help': 'timed steps per step measurement'})
+    repeats: int = field(default=1, metadata={'help': 'step measurements per mode, each in its own process, the modes taking turns; the table shows the median and the range'})
     warmup: int = field(default=3, metadata={'help': 'untimed steps first (kept memory settles after a few steps)'})
     workers: int = field(default=2, metadata={'help': 'DataLoader worker processes (the same for both pipelines)'})
     photos: int = field(default=128, metadata={'help': 'synthetic photographs for the pipeline measurements'})
@@ -415,6 +416,7 @@ class BenchConfig:
     out: Path | None = field(default=None, metadata={'help': 'also write the table as JSON here'})
 
     def __post_init__(self):
+        if self.repeats < 1: raise ValueError(f'repeats must be at least 1, got {self.repeats}.')
         bad = [m for m in self.modes if m not in STEP_MODES]
         if bad: raise ValueError(f'Unknown mode(s) {bad}; choose from {list(STEP_MODES)}.')
         if self.anatomy_mode not in EAGER_MODES:
@@ -450,6 +452,23 @@ def _cache_of(images, folder: Path) -> tuple[list, Path]:
     save_json({'shape': [len(images), *images[0].shape]}, folder / 'cache.json')
     return files, folder / 'cache.u8'
 
+def _repeated_steps(cfg: BenchConfig, sizes: list, measure) -> list[dict]:
+    """Each (width, size, mode) step measured `cfg.repeats` times by `measure(width, size, mode) -> (row, peak MB)`, the
+    modes taking turns so that a slow spell of the machine falls on all of them; one row each, with the median rate,
+    every run's rate and the largest peak."""
+    import statistics
+    rows = []
+    for w, s in zip(cfg.width, sizes):
+        runs = {m: [] for m in cfg.modes}
+        for _ in range(cfg.repeats):
+            for m in cfg.modes: runs[m].append(measure(w, s, m))
+        for m in cfg.modes:
+            rates = [r['img/s'] for r, _ in runs[m]]
+            med = statistics.median(rates)
+            rows.append({**runs[m][0][0], 'img/s': med, 's/step': cfg.batch / med, 'repeats': len(rates), 'runs_img/s': rates,
+                         'peak_mem_mb': max(pm for _, pm in runs[m])})
+    return rows
+
 def run_bench(cfg: BenchConfig) -> pd.DataFrame:
     """Measure the asked sections, print the table and return it (and write JSON). Started by torchrun, the processes
     share each global batch of the step measurement (the only section measured then) and rank 0 reports."""
@@ -462,8 +481,10 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
     rows: list[dict] = []
     if world > 1:
         if not dist.is_initialized(): dist.init_process_group('nccl' if dev.startswith('cuda') else 'gloo')
-        rows = [{'section': 'step', **time_training_step(cfg.backbone, w, s, cfg.batch, m, cfg.steps, cfg.warmup, cfg.device)}
-                for w, s in zip(cfg.width, sizes) for m in cfg.modes]
+        def measure(w, s, m):
+            r = time_training_step(cfg.backbone, w, s, cfg.batch, m, cfg.steps, cfg.warmup, cfg.device)
+            return r, r['peak_mem_mb']
+        rows = [{'section': 'step', **r} for r in _repeated_steps(cfg, sizes, measure)]
         dist.barrier(); dist.destroy_process_group()
         if int(os.environ.get('RANK', 0)) != 0: return pd.DataFrame(rows)
         return _report(cfg, pd.DataFrame(rows))
@@ -484,13 +505,13 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
                 res, rss = _measure(cfg, _with_threads, time_decode, cfg.threads, files, cache, 1 if cfg.quick else 3)
                 rows += [{'section': sec, **r, 'size': cfg.pipeline_size, 'peak_mem_mb': rss} for r in res]
             elif sec == 'step':
-                flops = {}
-                for w, s in zip(cfg.width, sizes):
-                    flops[w, s], _ = _measure(cfg, step_flops, cfg.backbone, w, s)
-                    for m in cfg.modes:
-                        r, rss = _measure(cfg, _with_threads, time_training_step, cfg.threads, cfg.backbone, w, s, cfg.batch, m,
-                                          cfg.steps, cfg.warmup, cfg.device)
-                        rows.append({'section': sec, **r, 'gflop_per_img': flops[w, s] / 1e9, 'peak_mem_mb': r['peak_mem_mb'] if dev.startswith('cuda') else rss})
+                flops = {(w, s): _measure(cfg, step_flops, cfg.backbone, w, s)[0] for w, s in zip(cfg.width, sizes)}
+                def measure(w, s, m):
+                    r, rss = _measure(cfg, _with_threads, time_training_step, cfg.threads, cfg.backbone, w, s, cfg.batch, m,
+                                      cfg.steps, cfg.warmup, cfg.device)
+                    return r, r['peak_mem_mb'] if dev.startswith('cuda') else rss
+                rows += [{'section': sec, **r, 'gflop_per_img': flops[r['width'], r['image_size']] / 1e9}
+                         for r in _repeated_steps(cfg, sizes, measure)]
             elif sec == 'matmul':
                 for dt in ('float32', 'bfloat16'):
                     g, rss = _measure(cfg, _with_threads, matmul_rate, cfg.threads, 2048, getattr(torch, dt), cfg.device)
@@ -536,6 +557,8 @@ def _report(cfg: BenchConfig, df: pd.DataFrame) -> pd.DataFrame:
                         rate = r['img/s'] * r['gflop_per_img']
                         ref = peak.get('bfloat16' if 'bf16' in r['mode'] else 'float32')
                         note = f"{rate:.0f} GFLOP/s" + (f" = {rate / ref:.0%} of the {'bf16' if 'bf16' in r['mode'] else 'fp32'} matmul peak" if ref else '')
+                    if r.get('repeats', 1) > 1:
+                        note += f"{'; ' if note else ''}median of {int(r['repeats'])} runs ({min(r['runs_img/s']):.3g}-{max(r['runs_img/s']):.3g} img/s)"
                     lines.append((sec, r['mode'], f"{r['backbone']} w{w:g} {int(s)}px b{int(r['batch'])} {int(r['processes'])}p {int(r['threads'])}t",
                                   r['img/s'], 'img/s', r['img/s'] / base, r['peak_mem_mb'], note))
         elif sec == 'matmul':
