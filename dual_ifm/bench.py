@@ -256,7 +256,7 @@ ANATOMY_KINDS = ('convolutions, forward', 'convolutions, backward', 'matrix prod
 
 def _op_kind(name: str) -> str:
     "The kind (one of `ANATOMY_KINDS`) of the aten operation called `name` (its overload packet, e.g. 'convolution')."
-    if name == 'convolution_backward' or name.endswith('convolution_backward'): return 'convolutions, backward'
+    if name.endswith('convolution_backward'): return 'convolutions, backward'
     if name in ('convolution', '_convolution', 'mkldnn_convolution', 'cudnn_convolution', 'conv2d'): return 'convolutions, forward'
     if name in ('mm', 'addmm', 'bmm', 'baddbmm', 'matmul', 'linear'): return 'matrix products'
     if 'batch_norm' in name: return 'batch norm'
@@ -297,7 +297,7 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
     if mode not in EAGER_MODES:
         raise ValueError(f'step_anatomy needs an eager mode: {mode!r} compiles the model into fused kernels whose '
                          f'operations cannot be timed one by one; choose from {list(EAGER_MODES)}.')
-    step, dev, world = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
+    step, dev, _ = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     secs, flops, moved = dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0)
     calls = dict.fromkeys(ANATOMY_KINDS, 0)

@@ -108,7 +108,8 @@ register_command(Command(
     'Measure in one run, on the same photographs: views/s of the published per-photograph PIL augmentation against our batched '
     'one, eager and compiled (same workers); decoding with PIL, torchvision.io and the uint8 cache; the training step in float32 '
     '(the published way) and ours (freed memory kept, channels-last, bfloat16, compiled), with its FLOP rate against the '
-    'measured matrix-product peak; one epoch end to end '
+    'measured matrix-product peak (--repeats N: each mode N times, median and range); the machine\'s memory copy rate; where '
+    'our step\'s time goes by kind of operation (anatomy); one epoch end to end '
     '(loader, step, bottleneck); the loss at global batch 1024-8192. Every row has its peak memory. Prints one table.',
     ('dual-ifm bench --quick --out bench.json', 'dual-ifm bench --sections step,matmul --threads 1',
      'torchrun --standalone --nproc_per_node=2 -m dual_ifm bench --sections step --threads 1')))
