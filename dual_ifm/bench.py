@@ -50,6 +50,7 @@ def _training_step(backbone: str, width: float, image_size: int, batch: int, mod
     channels_last, bf16, compiled, ours = STEP_MODES[mode]
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     if ours and dev.type == 'cpu': keep_freed_memory()
+    if dev.type == 'cuda': torch.backends.cudnn.benchmark = ours     # ours picks the fastest convolution kernels for the fixed shape
     if dev.type == 'cuda' and world > 1: dev = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     torch.manual_seed(seed)
     model = DualIFM(backbone, embedding_dim=embedding_dim, width=width).to(dev).train()
@@ -100,12 +101,16 @@ def isolated(fn, *args, **kwargs):
     p = ctx.Process(target=_child, args=(q, fn, args, kwargs))
     p.start()
     import queue
-    while True:
-        try: status, res, rss = q.get(timeout=1.0); break
-        except queue.Empty:
-            if not p.is_alive():
-                raise RuntimeError(f'{getattr(fn, "__name__", fn)} ended its process (exit code {p.exitcode}) without a result; '
-                                   'isolated() needs a function importable by name (defined in a module, not a notebook).') from None
+    try:
+        while True:
+            try: status, res, rss = q.get(timeout=1.0); break
+            except queue.Empty:
+                if not p.is_alive():
+                    raise RuntimeError(f'{getattr(fn, "__name__", fn)} ended its process (exit code {p.exitcode}) without a result; '
+                                       'isolated() needs a function importable by name (defined in a module, not a notebook).') from None
+    except BaseException:             # interrupted (Ctrl-C, SIGTERM): the measurement's process goes too
+        if p.is_alive(): p.terminate()
+        p.join(); raise
     p.join()
     if status != 'ok': raise RuntimeError(f'{fn.__name__} failed in its process: {res}')
     return res, rss
@@ -216,9 +221,10 @@ def time_loss(batch: int, dim: int = 128, kind: str = 'cauchy', device: str | No
     return {'what': 'loss', 'way': f'{kind} {"bf16" if bf16 else "fp32"}', 'batch': batch, 'dim': dim, 'device': str(dev), 's/step': sec,
             'peak_mem_mb': torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else _peak_rss_mb()}
 
-def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, reps: int = 5) -> float:
-    "GFLOP/s of an n x n x n matrix product in `dtype` on `device` (2 n^3 operations each)."
+def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, reps: int | None = None) -> float:
+    "GFLOP/s of an n x n x n matrix product in `dtype` on `device` (2 n^3 operations each; `reps` timed, default 5, 20 on a GPU)."
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    reps = reps or (20 if dev.type == 'cuda' else 5)
     a = torch.randn(n, n, device=dev, dtype=dtype); b = torch.randn(n, n, device=dev, dtype=dtype)
     c = torch.empty(n, n, device=dev, dtype=dtype)             # written in place: no allocation inside the timing
     for _ in range(2): torch.matmul(a, b, out=c)
@@ -229,9 +235,10 @@ def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, r
     else: c.sum().item()
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
-def memory_rate(mb: int = 256, device: str | None = None, reps: int = 5) -> float:
-    "GB/s of copying an `mb`-megabyte tensor into another on `device` (bytes read + bytes written)."
+def memory_rate(mb: int = 256, device: str | None = None, reps: int | None = None) -> float:
+    "GB/s of copying an `mb`-megabyte tensor into another on `device` (bytes read + bytes written; `reps` timed, default 5, 50 on a GPU)."
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    reps = reps or (50 if dev.type == 'cuda' else 5)
     a = torch.ones(mb * 2**20 // 4, device=dev); b = torch.empty_like(a)
     for _ in range(2): b.copy_(a)
     if dev.type == 'cuda': torch.cuda.synchronize()
@@ -348,6 +355,7 @@ def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, e
     if augment_on not in ('auto', 'device', 'workers'): raise ValueError(f"augment_on must be auto, device or workers, got {augment_on!r}.")
     on_device = augment_on == 'device' or (augment_on == 'auto' and dev.type == 'cuda')
     if dev.type == 'cpu': keep_freed_memory()                       # as the trainer does (before the workers fork)
+    else: torch.backends.cudnn.benchmark = True                     # as the trainer does on a GPU
     aug = BatchAugment('fundus', size=size)
     dl = torch.utils.data.DataLoader(_Tensors(images), batch_size=batch, shuffle=True, num_workers=workers, drop_last=True,
                                      collate_fn=ViewCollate(None if on_device else aug), persistent_workers=workers > 0,
@@ -394,7 +402,7 @@ SECTIONS = ('augment', 'decode', 'step', 'matmul', 'anatomy', 'epoch', 'loss')
 @dataclass
 class BenchConfig:
     "Settings of `dual-ifm bench`."
-    sections: list[str] = field(default_factory=lambda: list(SECTIONS), metadata={'help': f'what to measure: {", ".join(SECTIONS)}'})
+    sections: list[str] = field(default_factory=lambda: list(SECTIONS), metadata={'help': f'what to measure, in this order: {", ".join(SECTIONS)}'})
     quick: bool = field(default=False, metadata={'help': 'shorter measurements (a few minutes on 2 cores)'})
     backbone: str = field(default='bagnet33', metadata={'help': 'backbone of the step measurement'})
     width: list[float] = field(default_factory=lambda: [1.0, 0.25], metadata={'help': 'width multiplier(s) of the step, e.g. 1,0.25'})
@@ -408,10 +416,13 @@ class BenchConfig:
     workers: int = field(default=2, metadata={'help': 'DataLoader worker processes (the same for both pipelines)'})
     photos: int = field(default=128, metadata={'help': 'synthetic photographs for the pipeline measurements'})
     pipeline_size: int = field(default=256, metadata={'help': 'photograph size of the augmentation and decoding measurements'})
-    epoch_size: int = field(default=128, metadata={'help': 'photograph size of the end-to-end epoch (width-0.25 model)'})
+    epoch_size: int = field(default=128, metadata={'help': 'photograph size of the end-to-end epoch'})
+    epoch_width: float = field(default=0.25, metadata={'help': 'BagNet-33 width of the end-to-end epoch (0.25: the demo model; 1 on a GPU)'})
+    matmul_size: int = field(default=2048, metadata={'help': 'n of the n x n x n matrix products that measure the peak rate (8192 for a GPU)'})
     loss_batches: list[int] = field(default_factory=lambda: [1024, 4096, 8192], metadata={'help': 'global batch sizes of the loss measurement'})
     threads: int | None = field(default=None, metadata={'help': 'torch CPU threads (default: all)'})
     isolate: bool = field(default=True, metadata={'help': 'each measurement in its own process (its own peak memory and allocator setting)'})
+    keep_going: bool = field(default=True, metadata={'help': 'a measurement that fails becomes a "failed" row with its error and the rest still run (exit status 1)'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
     out: Path | None = field(default=None, metadata={'help': 'also write the table as JSON here'})
 
@@ -423,6 +434,12 @@ class BenchConfig:
             raise ValueError(f'anatomy mode {self.anatomy_mode!r} is not an eager step mode; choose from {list(EAGER_MODES)}.')
         bad = [s for s in self.sections if s not in SECTIONS]
         if bad: raise ValueError(f'Unknown section(s) {bad}; choose from {list(SECTIONS)}.')
+        if self.matmul_size < 1: raise ValueError(f'matmul_size must be a positive matrix size, got {self.matmul_size}.')
+        if self.batch < 2 or self.batch % 2: raise ValueError(f'batch must be an even number of images (two views per photograph), got {self.batch}.')
+        bad = [b for b in self.loss_batches if b < 1]
+        if bad: raise ValueError(f'loss batch sizes must be positive numbers of photographs, got {bad}.')
+        for name, low in (('steps', 1), ('warmup', 0), ('workers', 0), ('photos', 2)):
+            if getattr(self, name) < low: raise ValueError(f'{name} must be at least {low}, got {getattr(self, name)}.')
         if len(self.image_size) not in (1, len(self.width)):
             raise ValueError(f'give one image size or one per width: {len(self.width)} width(s), {len(self.image_size)} size(s).')
         if self.quick:
@@ -452,17 +469,27 @@ def _cache_of(images, folder: Path) -> tuple[list, Path]:
     save_json({'shape': [len(images), *images[0].shape]}, folder / 'cache.json')
     return files, folder / 'cache.u8'
 
+def _error(e: BaseException) -> str: return f'{type(e).__name__}: {e}'
+
 def _repeated_steps(cfg: BenchConfig, sizes: list, measure) -> list[dict]:
     """Each (width, size, mode) step measured `cfg.repeats` times by `measure(width, size, mode) -> (row, peak MB)`, the
     modes taking turns so that a slow spell of the machine falls on all of them; one row each, with the median rate,
-    every run's rate and the largest peak."""
+    every run's rate and the largest peak. A mode that fails (with `cfg.keep_going`) is not tried again and gets a row
+    with its `error`."""
     import statistics
     rows = []
     for w, s in zip(cfg.width, sizes):
-        runs = {m: [] for m in cfg.modes}
+        runs, errors = {m: [] for m in cfg.modes}, {}
         for _ in range(cfg.repeats):
-            for m in cfg.modes: runs[m].append(measure(w, s, m))
+            for m in cfg.modes:
+                if m in errors: continue
+                try: runs[m].append(measure(w, s, m))
+                except Exception as e:
+                    if not cfg.keep_going: raise
+                    errors[m] = _error(e)
         for m in cfg.modes:
+            if m in errors:
+                rows.append({'backbone': cfg.backbone, 'width': w, 'image_size': s, 'batch': cfg.batch, 'mode': m, 'error': errors[m]}); continue
             rates = [r['img/s'] for r, _ in runs[m]]
             med = statistics.median(rates)
             rows.append({**runs[m][0][0], 'img/s': med, 's/step': cfg.batch / med, 'repeats': len(rates), 'runs_img/s': rates,
@@ -470,9 +497,14 @@ def _repeated_steps(cfg: BenchConfig, sizes: list, measure) -> list[dict]:
     return rows
 
 def run_bench(cfg: BenchConfig) -> pd.DataFrame:
-    """Measure the asked sections, print the table and return it (and write JSON). Started by torchrun, the processes
-    share each global batch of the step measurement (the only section measured then) and rank 0 reports."""
+    """Measure the asked sections in their order, print the table and return it (and write JSON, also after every
+    section, so that a run stopped early keeps what it measured). A measurement that fails becomes a row with its error
+    and the rest still run (`cfg.keep_going`); Ctrl-C or SIGTERM ends the run with the table of what was measured.
+    Started by torchrun, the processes share each global batch of the step measurement (the only section measured
+    then) and rank 0 reports."""
+    import signal
     import tempfile
+    import threading
     import torch.distributed as dist
     if cfg.threads: torch.set_num_threads(cfg.threads)
     world = int(os.environ.get('WORLD_SIZE', 1))
@@ -489,74 +521,121 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
         if int(os.environ.get('RANK', 0)) != 0: return pd.DataFrame(rows)
         return _report(cfg, pd.DataFrame(rows))
     from tqdm import tqdm
-    todo = [s for s in SECTIONS if s in cfg.sections]
+    todo = list(dict.fromkeys(cfg.sections))
     bar = tqdm(todo, desc='bench', dynamic_ncols=True)
     tmp = Path(tempfile.mkdtemp())
+    made = {}
+    def photos(n, size):                  # the same synthetic photographs for every section, drawn once
+        have = made.setdefault(size, [])
+        if len(have) < n: have += bench_images(n - len(have), size, seed=len(have))
+        return have[:n]
+    def attempt(sec, way, fn, *args, **kwargs):
+        try: return fn(*args, **kwargs)
+        except Exception as e:
+            if not cfg.keep_going: raise
+            rows.append({'section': sec, 'way': way, 'error': _error(e)})
+    def on_sigterm(signum, frame): raise KeyboardInterrupt
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_handler = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
+    state = 'complete'
     try:
         for sec in bar:
             bar.set_description(f'bench: {sec}')
-            if sec == 'augment':
-                imgs = bench_images(cfg.photos, cfg.pipeline_size)
-                for way in AUGMENT_WAYS:          # each in its own process: the published way with the default allocator
-                    res, rss = _measure(cfg, time_augment, imgs, cfg.workers, 32, 2 if cfg.quick else 3, threads=cfg.threads, device=cfg.device, ways=[way])
-                    rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
-            elif sec == 'decode':
-                files, cache = _cache_of(bench_images(cfg.photos, cfg.pipeline_size), tmp / 'decode')
-                res, rss = _measure(cfg, _with_threads, time_decode, cfg.threads, files, cache, 1 if cfg.quick else 3)
-                rows += [{'section': sec, **r, 'size': cfg.pipeline_size, 'peak_mem_mb': rss} for r in res]
-            elif sec == 'step':
-                flops = {(w, s): _measure(cfg, step_flops, cfg.backbone, w, s)[0] for w, s in zip(cfg.width, sizes)}
-                def measure(w, s, m):
-                    r, rss = _measure(cfg, _with_threads, time_training_step, cfg.threads, cfg.backbone, w, s, cfg.batch, m,
-                                      cfg.steps, cfg.warmup, cfg.device)
-                    return r, r['peak_mem_mb'] if dev.startswith('cuda') else rss
-                rows += [{'section': sec, **r, 'gflop_per_img': flops[r['width'], r['image_size']] / 1e9}
-                         for r in _repeated_steps(cfg, sizes, measure)]
-            elif sec == 'matmul':
-                for dt in ('float32', 'bfloat16'):
-                    g, rss = _measure(cfg, _with_threads, matmul_rate, cfg.threads, 2048, getattr(torch, dt), cfg.device)
-                    rows.append({'section': sec, 'what': 'matmul 2048^3', 'way': dt, 'GFLOP/s': g, 'peak_mem_mb': rss})
-                g, rss = _measure(cfg, _with_threads, memory_rate, cfg.threads, 256, cfg.device)
-                rows.append({'section': sec, 'what': 'copy 256 MB', 'way': 'memory', 'GB/s': g, 'peak_mem_mb': rss})
-            elif sec == 'anatomy':            # the first width and size (BagNet-33 at 256 px by default)
-                res, rss = _measure(cfg, _with_threads, step_anatomy, cfg.threads, cfg.backbone, cfg.width[0], sizes[0], cfg.batch,
-                                    cfg.anatomy_mode, cfg.steps, cfg.warmup, cfg.device)
-                rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
-            elif sec == 'epoch':
-                res, rss = _measure(cfg, time_epoch, bench_images(cfg.photos * 2, cfg.epoch_size), 0.25, 32, cfg.workers, 1, cfg.threads, cfg.device)
-                rows += [{'section': sec, **r, 'peak_mem_mb': rss} for r in res]
-            elif sec == 'loss':
-                for b in cfg.loss_batches:
-                    r, rss = _measure(cfg, _with_threads, time_loss, cfg.threads, b, 128, 'cauchy', cfg.device, True, 1 if cfg.quick else 2)
-                    rows.append({'section': sec, **r, 'peak_mem_mb': r['peak_mem_mb'] if dev.startswith('cuda') else rss})
+            try: _measure_section(cfg, sec, rows, tmp, sizes, dev, photos, attempt)
+            except KeyboardInterrupt:
+                state = 'interrupted'
+                rows.append({'section': sec, 'way': 'stopped', 'error': 'stopped (Ctrl-C or SIGTERM) before this section finished; '
+                             'the sections after it were not measured'})
+                break
+            if cfg.out is not None: _report(cfg, pd.DataFrame(rows), state='partial', echo=False)
     finally:
         import shutil; shutil.rmtree(tmp, ignore_errors=True)
-    return _report(cfg, pd.DataFrame(rows))
+        if main_thread: signal.signal(signal.SIGTERM, old_handler)
+        bar.close()
+    return _report(cfg, pd.DataFrame(rows), state=state)
 
-def _report(cfg: BenchConfig, df: pd.DataFrame) -> pd.DataFrame:
-    "Derived columns (ratios to the published way, FLOP fraction), the printed table and the JSON file."
+def _measure_section(cfg: BenchConfig, sec: str, rows: list, tmp: Path, sizes: list, dev: str, photos, attempt):
+    "Measure one section of `run_bench` into `rows`; `attempt(sec, way, fn, ...)` turns a failure into an error row."
+    if sec == 'augment':
+        imgs = photos(cfg.photos, cfg.pipeline_size)
+        for way in AUGMENT_WAYS:          # each in its own process: the published way with the default allocator
+            got = attempt(sec, way, _measure, cfg, time_augment, imgs, cfg.workers, 32, 2 if cfg.quick else 3, threads=cfg.threads,
+                          device=cfg.device, ways=[way])
+            if got: rows += [{'section': sec, **r, 'peak_mem_mb': got[1]} for r in got[0]]
+    elif sec == 'decode':
+        files, cache = _cache_of(photos(cfg.photos, cfg.pipeline_size), tmp / 'decode')
+        got = attempt(sec, 'decode', _measure, cfg, _with_threads, time_decode, cfg.threads, files, cache, 1 if cfg.quick else 3)
+        if got: rows += [{'section': sec, **r, 'size': cfg.pipeline_size, 'peak_mem_mb': got[1]} for r in got[0]]
+    elif sec == 'step':
+        flops = {}
+        for w, s in zip(cfg.width, sizes):
+            got = attempt(sec, f'FLOP count w{w:g} {s}px', _measure, cfg, step_flops, cfg.backbone, w, s)
+            flops[w, s] = got[0] if got else float('nan')
+        def measure(w, s, m):
+            r, rss = _measure(cfg, _with_threads, time_training_step, cfg.threads, cfg.backbone, w, s, cfg.batch, m,
+                              cfg.steps, cfg.warmup, cfg.device)
+            return r, r['peak_mem_mb'] if dev.startswith('cuda') else rss
+        rows += [{'section': sec, **r, 'gflop_per_img': flops[r['width'], r['image_size']] / 1e9}
+                 for r in _repeated_steps(cfg, sizes, measure)]
+    elif sec == 'matmul':
+        n = cfg.matmul_size
+        for dt in ('float32', 'bfloat16'):
+            got = attempt(sec, dt, _measure, cfg, _with_threads, matmul_rate, cfg.threads, n, getattr(torch, dt), cfg.device)
+            if got: rows.append({'section': sec, 'what': f'matmul {n}^3', 'way': dt, 'GFLOP/s': got[0], 'peak_mem_mb': got[1]})
+        got = attempt(sec, 'memory', _measure, cfg, _with_threads, memory_rate, cfg.threads, 256, cfg.device)
+        if got: rows.append({'section': sec, 'what': 'copy 256 MB', 'way': 'memory', 'GB/s': got[0], 'peak_mem_mb': got[1]})
+    elif sec == 'anatomy':            # the first width and size (BagNet-33 at 256 px by default)
+        got = attempt(sec, cfg.anatomy_mode, _measure, cfg, _with_threads, step_anatomy, cfg.threads, cfg.backbone, cfg.width[0], sizes[0],
+                      cfg.batch, cfg.anatomy_mode, cfg.steps, cfg.warmup, cfg.device)
+        if got: rows += [{'section': sec, **r, 'peak_mem_mb': got[1]} for r in got[0]]
+    elif sec == 'epoch':
+        got = attempt(sec, 'epoch', _measure, cfg, time_epoch, photos(cfg.photos * 2, cfg.epoch_size), cfg.epoch_width, 32, cfg.workers, 1,
+                      cfg.threads, cfg.device)
+        if got: rows += [{'section': sec, **r, 'peak_mem_mb': got[1]} for r in got[0]]
+    elif sec == 'loss':
+        for b in cfg.loss_batches:
+            got = attempt(sec, f'global batch {b}', _measure, cfg, _with_threads, time_loss, cfg.threads, b, 128, 'cauchy', cfg.device, True,
+                          1 if cfg.quick else 2)
+            if got: rows.append({'section': sec, **got[0], 'peak_mem_mb': got[0]['peak_mem_mb'] if dev.startswith('cuda') else got[1]})
+
+def _flop_rate(gflops: float) -> str:
+    "A FLOP rate in GFLOP/s written in the unit a person reads: GFLOP/s on a CPU, TFLOP/s from 10,000 GFLOP/s (a GPU)."
+    return f'{gflops / 1e3:,.0f} TFLOP/s' if gflops >= 1e4 else f'{gflops:,.0f} GFLOP/s'
+
+def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: bool = True) -> pd.DataFrame:
+    """Derived columns (ratios to the published way, FLOP fraction), the printed table (`echo`) and the JSON file, which
+    says whether the run is `state` 'complete', 'partial' (sections still to come) or 'interrupted'. Rows with an
+    `error` become lines with the unit 'failed' (or 'stopped') and the error as their note."""
     df = df.copy()
     lines = []
-    def fmt(v): return '' if v is None or (isinstance(v, float) and np.isnan(v)) else (f'{v:.3g}' if isinstance(v, float) else str(v))
+    def fmt(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)): return ''
+        if isinstance(v, float): return f'{v:,.0f}' if abs(v) >= 1000 else f'{v:.3g}'
+        return str(v)
+    if 'error' not in df: df['error'] = None
+    bad = df[df.error.notna()]
+    df = df[df.error.isna()]
     rates = df[df.section == 'matmul'] if 'section' in df else df.iloc[:0]
     peak = {r['way']: r['GFLOP/s'] for _, r in rates.iterrows() if r.get('GFLOP/s') == r.get('GFLOP/s')}
     copy = next((r['GB/s'] for _, r in rates.iterrows() if r['way'] == 'memory'), None)
-    for sec, g in df.groupby('section', sort=False):
-        if sec == 'augment':
-            base = g['views/s'].iloc[0]
+    for sec in dict.fromkeys(list(df.get('section', [])) + list(bad.get('section', []))):
+        g = df[df.section == sec]
+        if g.empty: pass
+        elif sec == 'augment':            # ratios to the published way (none if it failed)
+            base = g['views/s'].iloc[0] if g['way'].iloc[0] == AUGMENT_WAYS[0] else float('nan')
             for _, r in g.iterrows(): lines.append((sec, r['way'], f"{int(r['size'])} px, {int(r['workers'])} workers", r['views/s'], 'views/s', r['views/s'] / base, r['peak_mem_mb'], ''))
         elif sec == 'decode':
             base = g['images/s'].iloc[0]
             for _, r in g.iterrows(): lines.append((sec, r['way'], f"{int(r['size'])} px PNG", r['images/s'], 'images/s', r['images/s'] / base, r['peak_mem_mb'], ''))
         elif sec == 'step':
             for (w, s), gg in g.groupby(['width', 'image_size'], sort=False):
-                base = gg['img/s'].iloc[0]
+                base = gg['img/s'].iloc[0] if gg['mode'].iloc[0] == cfg.modes[0] else float('nan')
                 for _, r in gg.iterrows():
                     note = ''
                     if 'gflop_per_img' in r and not pd.isna(r.get('gflop_per_img')):
                         rate = r['img/s'] * r['gflop_per_img']
                         ref = peak.get('bfloat16' if 'bf16' in r['mode'] else 'float32')
-                        note = f"{rate:.0f} GFLOP/s" + (f" = {rate / ref:.0%} of the {'bf16' if 'bf16' in r['mode'] else 'fp32'} matmul peak" if ref else '')
+                        note = _flop_rate(rate) + (f" = {rate / ref:.0%} of the {'bf16' if 'bf16' in r['mode'] else 'fp32'} matmul peak" if ref else '')
                     if r.get('repeats', 1) > 1:
                         note += f"{'; ' if note else ''}median of {int(r['repeats'])} runs ({min(r['runs_img/s']):.3g}-{max(r['runs_img/s']):.3g} img/s)"
                     lines.append((sec, r['mode'], f"{r['backbone']} w{w:g} {int(s)}px b{int(r['batch'])} {int(r['processes'])}p {int(r['threads'])}t",
@@ -564,13 +643,15 @@ def _report(cfg: BenchConfig, df: pd.DataFrame) -> pd.DataFrame:
         elif sec == 'matmul':
             for _, r in g.iterrows():
                 unit = 'GB/s' if r['way'] == 'memory' else 'GFLOP/s'
-                lines.append((sec, r['way'], r['what'], r[unit], unit, float('nan'), r['peak_mem_mb'], ''))
+                value = r[unit]
+                if unit == 'GFLOP/s' and value >= 1e4: value, unit = value / 1e3, 'TFLOP/s'
+                lines.append((sec, r['way'], r['what'], value, unit, float('nan'), r['peak_mem_mb'], ''))
         elif sec == 'anatomy':
             for _, r in g.iterrows():
                 dt = 'bf16' if 'bf16' in r['mode'] else 'fp32'
                 ref = peak.get('bfloat16' if dt == 'bf16' else 'float32')
                 note = f"{r['share']:.0%} of the step timed op by op" if r['way'] != 'whole step' else f"{r['timed_op_by_op_s']:.3g} s timed op by op"
-                if r['GFLOP/s'] == r['GFLOP/s']: note += f"; {r['GFLOP/s']:.0f} GFLOP/s" + (f" = {r['GFLOP/s'] / ref:.0%} of the {dt} matmul peak" if ref else '')
+                if r['GFLOP/s'] == r['GFLOP/s']: note += f"; {_flop_rate(r['GFLOP/s'])}" + (f" = {r['GFLOP/s'] / ref:.0%} of the {dt} matmul peak" if ref else '')
                 elif r['way'] in ('batch norm', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies') and r['GB/s'] == r['GB/s']:
                     note += f"; moves >= {r['GB/s']:.0f} GB/s" + (f" = {r['GB/s'] / copy:.0%} of the copy rate" if copy else '')
                 lines.append((sec, r['way'], f"{r['backbone']} w{r['width']:g} {int(r['image_size'])}px b{int(r['batch'])} {r['mode']}",
@@ -582,11 +663,17 @@ def _report(cfg: BenchConfig, df: pd.DataFrame) -> pd.DataFrame:
         elif sec == 'loss':
             for _, r in g.iterrows():
                 lines.append((sec, r['way'], f"global batch {int(r['batch'])}, {int(r['dim'])}-D", r['s/step'], 's fwd+bwd', float('nan'), r['peak_mem_mb'], ''))
+        for _, r in bad[bad.section == sec].iterrows():
+            what = r['mode'] if isinstance(r.get('mode'), str) else r['way']
+            lines.append((sec, what, '', float('nan'), 'stopped' if r['way'] == 'stopped' else 'failed', float('nan'), float('nan'), r['error']))
     table = pd.DataFrame(lines, columns=['section', 'way', 'setting', 'value', 'unit', 'x published', 'peak_mem_mb', 'note'])
-    with pd.option_context('display.max_colwidth', 80, 'display.width', 250):
-        print(table.to_string(index=False, formatters={c: fmt for c in ('value', 'x published', 'peak_mem_mb')}))
+    if echo:
+        with pd.option_context('display.max_colwidth', 100, 'display.width', 250):
+            print(table.to_string(index=False, na_rep='', formatters={c: fmt for c in ('value', 'x published', 'peak_mem_mb')}))
+        if len(bad): print(f'{len(bad)} measurement(s) failed or stopped: see the rows marked failed/stopped'
+                           + (f'; the table so far is in {cfg.out}' if cfg.out is not None else '') + '.')
     if cfg.out is not None:
-        save_json({'machine': platform.platform(), 'processor': platform.processor(), 'cpus': os.cpu_count(), 'torch': torch.__version__,
-                   'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None, 'config': cfg,
-                   'table': table.to_dict('records'), 'rows': df.to_dict('records')}, cfg.out)
+        save_json({'state': state, 'machine': platform.platform(), 'processor': platform.processor(), 'cpus': os.cpu_count(),
+                   'torch': torch.__version__, 'cuda': torch.cuda.get_device_name() if torch.cuda.is_available() else None, 'config': cfg,
+                   'table': table.to_dict('records'), 'rows': pd.concat([df, bad]).to_dict('records')}, cfg.out)
     return table

@@ -102,15 +102,21 @@ register_command(Command(
 # %% ../nbs/12_cli.ipynb #1b014652
 from .bench import BenchConfig, run_bench
 
+def _run_bench(cfg: BenchConfig) -> int:
+    table = run_bench(cfg)
+    return int(table.unit.isin(['failed', 'stopped']).any())       # 1: some measurement failed (its row says why)
+
 register_command(Command(
     'bench', 'time the input pipeline and the training step, the published way against ours, in one run', BenchConfig,
-    lambda cfg: (run_bench(cfg), 0)[1],
+    _run_bench,
     'Measure in one run, on the same photographs: views/s of the published per-photograph PIL augmentation against our batched '
     'one, eager and compiled (same workers); decoding with PIL, torchvision.io and the uint8 cache; the training step in float32 '
     '(the published way) and ours (freed memory kept, channels-last, bfloat16, compiled), with its FLOP rate against the '
     'measured matrix-product peak (--repeats N: each mode N times, median and range); the machine\'s memory copy rate; where '
     'our step\'s time goes by kind of operation (anatomy); one epoch end to end '
-    '(loader, step, bottleneck); the loss at global batch 1024-8192. Every row has its peak memory. Prints one table.',
+    '(loader, step, bottleneck); the loss at global batch 1024-8192. Every row has its peak memory. Prints one table. '
+    'A measurement that fails becomes a row marked failed with its error while the rest still run (exit status 1); '
+    'the JSON file is written after every section, and Ctrl-C or SIGTERM ends the run with the table of what was measured.',
     ('dual-ifm bench --quick --out bench.json', 'dual-ifm bench --sections step,matmul --threads 1',
      'torchrun --standalone --nproc_per_node=2 -m dual_ifm bench --sections step --threads 1')))
 

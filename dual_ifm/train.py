@@ -56,6 +56,7 @@ def init_distributed(device: str | None = None) -> DistEnv:
         if not torch.cuda.is_available(): raise ValueError(f'--device {want}: CUDA is not available on this machine; use --device cpu.')
         dev = torch.device('cuda', local if world > 1 else (torch.device(want).index or 0))
         torch.cuda.set_device(dev)
+        torch.backends.cudnn.benchmark = True        # one image size per run: cuDNN times its kernels once and keeps the fastest
     else: dev = torch.device('cpu')
     backend = None
     if world > 1:

@@ -7,22 +7,30 @@
 # Usage: scripts/bench_gpu.sh [OUT.json] [more `dual-ifm bench` flags]     (no network needed; nothing is downloaded)
 #        scripts/bench_gpu.sh --check    on any machine: the same flags, on the CPU, measuring only the matrix rate
 #                                        (what the tests run, so that a GPU session never meets a stale flag)
+# The JSON file is rewritten after every section, and SIGTERM (e.g. `timeout 480 scripts/bench_gpu.sh`) ends the run
+# with the table of the sections measured so far. PYTHON picks the interpreter (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# batch 64 per step keeps the card busy (the 2-core CPU table uses 8); 8 workers feed the published pipeline.
-flags=(--batch 64 --steps 10 --warmup 3 --workers 8 --photos 512 --loss-batches 1024,4096,8192)
+py=${PYTHON:-python3}
+# A batch of 64 per step keeps the card busy (the 2-core CPU table uses 8); 8 workers feed the published pipeline.
+# The matrix peak is measured on 8192^3 products (2048^3 ones are too small to fill an H100).
+# The epoch is BagNet-33 itself at 256 px: does the loader keep up with the full model?
+# One process for all (--no-isolate): torch measures each row's GPU memory itself, and 25 process starts would
+# cost minutes of a lent GPU. Sections run in the order given, the machine's rates and the step first.
+flags=(--batch 64 --steps 10 --warmup 3 --workers 8 --photos 512 --loss-batches 1024,4096,8192 --matmul-size 8192
+       --epoch-width 1 --epoch-size 256 --no-isolate --sections matmul,step,anatomy,loss,epoch,augment,decode)
 export WANDB_MODE=disabled
 if [ "${1:-}" = "--check" ]; then
-  python -m dual_ifm bench --device cpu --sections matmul "${flags[@]}" --out "$(mktemp -d)/check.json"
+  "$py" -m dual_ifm bench "${flags[@]}" --device cpu --sections matmul --matmul-size 1024 --out "$(mktemp -d)/check.json"
   echo "OK: the flags of scripts/bench_gpu.sh are valid"; exit 0
 fi
 out=${1:-bench_gpu.json}; shift || true
-python - <<'PY'
+"$py" - <<'PY'
 import torch, sys
 if not torch.cuda.is_available(): sys.exit('scripts/bench_gpu.sh needs a CUDA GPU; on a CPU run `dual-ifm bench --quick`.')
 p = torch.cuda.get_device_properties(0)
-print(f'GPU: {p.name}, {p.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}')
+print(f'GPU: {p.name}, {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, torch {torch.__version__}, CUDA {torch.version.cuda}')
 PY
 nvidia-smi --query-gpu=name,clocks.max.sm,power.limit --format=csv,noheader 2>/dev/null || true
-python -m dual_ifm bench --device cuda "${flags[@]}" --out "$out" "$@"
+"$py" -m dual_ifm bench --device cuda "${flags[@]}" --out "$out" "$@"
 echo "table written to $out"
