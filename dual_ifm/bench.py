@@ -221,19 +221,24 @@ def time_loss(batch: int, dim: int = 128, kind: str = 'cauchy', device: str | No
     return {'what': 'loss', 'way': f'{kind} {"bf16" if bf16 else "fp32"}', 'batch': batch, 'dim': dim, 'device': str(dev), 's/step': sec,
             'peak_mem_mb': torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else _peak_rss_mb()}
 
-def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, reps: int | None = None) -> float:
-    "GFLOP/s of an n x n x n matrix product in `dtype` on `device` (2 n^3 operations each; `reps` timed, default 5, 20 on a GPU)."
+def matmul_rate(n: int = 2048, dtype=torch.float32, device: str | None = None, reps: int | None = None, tf32: bool = False) -> float:
+    """GFLOP/s of an n x n x n matrix product in `dtype` on `device` (2 n^3 operations each; `reps` timed, default 5, 20
+    on a GPU). `tf32`: float32 products in TensorFloat-32 (the precision cuDNN gives float32 convolutions by default)."""
     dev = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     reps = reps or (20 if dev.type == 'cuda' else 5)
     a = torch.randn(n, n, device=dev, dtype=dtype); b = torch.randn(n, n, device=dev, dtype=dtype)
     c = torch.empty(n, n, device=dev, dtype=dtype)             # written in place: no allocation inside the timing
-    for _ in range(2): torch.matmul(a, b, out=c)
-    if dev.type == 'cuda': torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(reps): torch.matmul(a, b, out=c)
-    if dev.type == 'cuda': torch.cuda.synchronize()
-    else: c.sum().item()
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision('high' if tf32 else 'highest')
+    try:
+        for _ in range(2): torch.matmul(a, b, out=c)
+        if dev.type == 'cuda': torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(reps): torch.matmul(a, b, out=c)
+        if dev.type == 'cuda': torch.cuda.synchronize()
+        else: c.sum().item()
+        return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    finally: torch.set_float32_matmul_precision(before)
 
 def memory_rate(mb: int = 256, device: str | None = None, reps: int | None = None) -> float:
     "GB/s of copying an `mb`-megabyte tensor into another on `device` (bytes read + bytes written; `reps` timed, default 5, 50 on a GPU)."
@@ -307,7 +312,7 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
     step, dev, _ = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
     sync = torch.cuda.synchronize if dev.type == 'cuda' else (lambda: None)
     secs, flops, moved = dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0), dict.fromkeys(ANATOMY_KINDS, 0.0)
-    calls = dict.fromkeys(ANATOMY_KINDS, 0)
+    calls, by_op = dict.fromkeys(ANATOMY_KINDS, 0), {}
 
     class _Timer(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
@@ -318,6 +323,7 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
             name = func.overloadpacket.__name__
             kind = _op_kind(name)
             secs[kind] += dt; calls[kind] += 1; flops[kind] += _op_flops(name, args, out); moved[kind] += _op_bytes(args, kwargs, out)
+            by_op[kind, name] = by_op.get((kind, name), 0.0) + dt
             return out
 
     for _ in range(warmup): step()
@@ -332,7 +338,9 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
               'mode': mode, 'device': str(dev), 'threads': torch.get_num_threads()}
     rows = [{**common, 'way': k, 's/step': secs[k] / steps, 'share': secs[k] / steps / timed, 'calls': calls[k] // steps,
              'GFLOP/s': flops[k] / secs[k] / 1e9 if flops[k] and secs[k] else float('nan'),
-             'GB/s': moved[k] / secs[k] / 1e9 if secs[k] else float('nan')} for k in ANATOMY_KINDS if calls[k]]
+             'GB/s': moved[k] / secs[k] / 1e9 if secs[k] else float('nan'),
+             'top_ops': ', '.join([f'{n} {s / steps * 1e3:.3g} ms' for (kk, n), s in sorted(by_op.items(), key=lambda i: -i[1]) if kk == k][:3])}
+            for k in ANATOMY_KINDS if calls[k]]
     gap = timed - sum(secs.values()) / steps
     rows.append({**common, 'way': 'between operations (Python, autograd)', 's/step': gap, 'share': gap / timed, 'calls': 0, 'GFLOP/s': float('nan')})
     rows.append({**common, 'way': 'whole step', 's/step': plain, 'share': 1.0, 'calls': sum(calls.values()) // steps,
@@ -579,8 +587,11 @@ def _measure_section(cfg: BenchConfig, sec: str, rows: list, tmp: Path, sizes: l
                  for r in _repeated_steps(cfg, sizes, measure)]
     elif sec == 'matmul':
         n = cfg.matmul_size
-        for dt in ('float32', 'bfloat16'):
-            got = attempt(sec, dt, _measure, cfg, _with_threads, matmul_rate, cfg.threads, n, getattr(torch, dt), cfg.device)
+        kinds = ['float32', 'bfloat16']
+        if dev.startswith('cuda') and torch.backends.cudnn.allow_tf32: kinds.insert(1, 'tfloat32')   # what float32 convolutions get
+        for dt in kinds:
+            got = attempt(sec, dt, _measure, cfg, _with_threads, matmul_rate, cfg.threads, n, torch.bfloat16 if dt == 'bfloat16' else torch.float32,
+                          cfg.device, None, dt == 'tfloat32')
             if got: rows.append({'section': sec, 'what': f'matmul {n}^3', 'way': dt, 'GFLOP/s': got[0], 'peak_mem_mb': got[1]})
         got = attempt(sec, 'memory', _measure, cfg, _with_threads, memory_rate, cfg.threads, 256, cfg.device)
         if got: rows.append({'section': sec, 'what': 'copy 256 MB', 'way': 'memory', 'GB/s': got[0], 'peak_mem_mb': got[1]})
@@ -597,6 +608,10 @@ def _measure_section(cfg: BenchConfig, sec: str, rows: list, tmp: Path, sizes: l
             got = attempt(sec, f'global batch {b}', _measure, cfg, _with_threads, time_loss, cfg.threads, b, 128, 'cauchy', cfg.device, True,
                           1 if cfg.quick else 2)
             if got: rows.append({'section': sec, **got[0], 'peak_mem_mb': got[0]['peak_mem_mb'] if dev.startswith('cuda') else got[1]})
+
+def _share(x: float) -> str:
+    "A fraction as a percentage, with a decimal below 1% (so that 0.4% does not read as 0%)."
+    return f'{x:.0%}' if x >= 0.01 or x == 0 else f'{x:.1%}'
 
 def _flop_rate(gflops: float) -> str:
     "A FLOP rate in GFLOP/s written in the unit a person reads: GFLOP/s on a CPU, TFLOP/s from 10,000 GFLOP/s (a GPU)."
@@ -618,6 +633,10 @@ def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: b
     rates = df[df.section == 'matmul'] if 'section' in df else df.iloc[:0]
     peak = {r['way']: r['GFLOP/s'] for _, r in rates.iterrows() if r.get('GFLOP/s') == r.get('GFLOP/s')}
     copy = next((r['GB/s'] for _, r in rates.iterrows() if r['way'] == 'memory'), None)
+    def reference(mode: str) -> tuple:    # the matrix rate a step mode's products can reach, and its name
+        if 'bf16' in mode: return peak.get('bfloat16'), 'bf16'
+        if 'tfloat32' in peak: return peak['tfloat32'], 'tf32'       # measured on a GPU, where cuDNN runs float32 convolutions in TF32
+        return peak.get('float32'), 'fp32'
     for sec in dict.fromkeys(list(df.get('section', [])) + list(bad.get('section', []))):
         g = df[df.section == sec]
         if g.empty: pass
@@ -634,8 +653,8 @@ def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: b
                     note = ''
                     if 'gflop_per_img' in r and not pd.isna(r.get('gflop_per_img')):
                         rate = r['img/s'] * r['gflop_per_img']
-                        ref = peak.get('bfloat16' if 'bf16' in r['mode'] else 'float32')
-                        note = _flop_rate(rate) + (f" = {rate / ref:.0%} of the {'bf16' if 'bf16' in r['mode'] else 'fp32'} matmul peak" if ref else '')
+                        ref, dt = reference(r['mode'])
+                        note = _flop_rate(rate) + (f" = {_share(rate / ref)} of the {dt} matmul peak" if ref else '')
                     if r.get('repeats', 1) > 1:
                         note += f"{'; ' if note else ''}median of {int(r['repeats'])} runs ({min(r['runs_img/s']):.3g}-{max(r['runs_img/s']):.3g} img/s)"
                     lines.append((sec, r['mode'], f"{r['backbone']} w{w:g} {int(s)}px b{int(r['batch'])} {int(r['processes'])}p {int(r['threads'])}t",
@@ -648,12 +667,12 @@ def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: b
                 lines.append((sec, r['way'], r['what'], value, unit, float('nan'), r['peak_mem_mb'], ''))
         elif sec == 'anatomy':
             for _, r in g.iterrows():
-                dt = 'bf16' if 'bf16' in r['mode'] else 'fp32'
-                ref = peak.get('bfloat16' if dt == 'bf16' else 'float32')
-                note = f"{r['share']:.0%} of the step timed op by op" if r['way'] != 'whole step' else f"{r['timed_op_by_op_s']:.3g} s timed op by op"
-                if r['GFLOP/s'] == r['GFLOP/s']: note += f"; {_flop_rate(r['GFLOP/s'])}" + (f" = {r['GFLOP/s'] / ref:.0%} of the {dt} matmul peak" if ref else '')
+                ref, dt = reference(r['mode'])
+                note = f"{_share(r['share'])} of the step timed op by op" if r['way'] != 'whole step' else f"{r['timed_op_by_op_s']:.3g} s timed op by op"
+                if r['GFLOP/s'] == r['GFLOP/s']: note += f"; {_flop_rate(r['GFLOP/s'])}" + (f" = {_share(r['GFLOP/s'] / ref)} of the {dt} matmul peak" if ref else '')
                 elif r['way'] in ('batch norm', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies') and r['GB/s'] == r['GB/s']:
-                    note += f"; moves >= {r['GB/s']:.0f} GB/s" + (f" = {r['GB/s'] / copy:.0%} of the copy rate" if copy else '')
+                    note += f"; moves >= {r['GB/s']:,.0f} GB/s" + (f" = {_share(r['GB/s'] / copy)} of the copy rate" if copy else '')
+                if r['way'] == 'other' and isinstance(r.get('top_ops'), str) and r['top_ops']: note += f"; mostly {r['top_ops']}"
                 lines.append((sec, r['way'], f"{r['backbone']} w{r['width']:g} {int(r['image_size'])}px b{int(r['batch'])} {r['mode']}",
                               r['s/step'], 's/step', float('nan'), r['peak_mem_mb'], note))
         elif sec == 'epoch':
