@@ -292,9 +292,14 @@ def keep_freed_memory() -> bool:
 
 # %% ../nbs/00_core.ipynb #e4b9f3cd
 def compile_quietly(fn, **kwargs):
-    """`torch.compile(fn, **kwargs)`, without the warning torch prints on machines without CUDA when it first builds
-    C++ kernels ("No CUDA runtime is found"), which says nothing about the CPU code being compiled."""
+    """`torch.compile(fn, **kwargs)` for the fixed shapes of a training run: static kernels by default (`dynamic=False`:
+    a second model or a new training stage through the same `forward` compiles its own static graph instead of a
+    slower dynamic-shape one), and without two warnings that say nothing about the code being compiled: "No CUDA
+    runtime is found" on machines without CUDA, and the value-range analysis's "failed while executing
+    pow_by_natural" (printed by the hundred while BagNet-33 compiles; pytorch/pytorch#148003)."""
     import logging
     import torch
     if not torch.cuda.is_available(): logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
+    logging.getLogger('torch.utils._sympy.interp').setLevel(logging.ERROR)
+    kwargs.setdefault('dynamic', False)
     return torch.compile(fn, **kwargs)
