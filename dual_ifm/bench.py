@@ -429,7 +429,7 @@ class BenchConfig:
     matmul_size: int = field(default=2048, metadata={'help': 'n of the n x n x n matrix products that measure the peak rate (8192 for a GPU)'})
     loss_batches: list[int] = field(default_factory=lambda: [1024, 4096, 8192], metadata={'help': 'global batch sizes of the loss measurement'})
     threads: int | None = field(default=None, metadata={'help': 'torch CPU threads (default: all)'})
-    isolate: bool = field(default=True, metadata={'help': 'each measurement in its own process (its own peak memory and allocator setting)'})
+    isolate: bool = field(default=True, metadata={'help': "each measurement in its own process (its own peak memory and allocator setting); without it the peak of a row measured on the CPU is the process's so far (GPU rows keep their own)"})
     keep_going: bool = field(default=True, metadata={'help': 'a measurement that fails becomes a "failed" row with its error and the rest still run (exit status 1)'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
     out: Path | None = field(default=None, metadata={'help': 'also write the table as JSON here'})
