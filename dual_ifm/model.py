@@ -20,9 +20,14 @@ from .backbones import BACKBONES, Backbone, create_backbone
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['OUTPUTS', 'CHECKPOINT_FORMAT', 'DualIFMOutput', 'DualIFM', 'save_checkpoint', 'load_checkpoint',
+__all__ = ['OUTPUTS', 'CHECKPOINT_FORMAT', 'spatial_mean', 'DualIFMOutput', 'DualIFM', 'save_checkpoint', 'load_checkpoint',
            'parse_checkpoint_name', 'infer_config', 'resolve_checkpoint', 'to_published_state_dict', 'default_device',
            'embed_dataset', 'EmbedConfig', 'run_embed']
+
+# %% ../nbs/06_model.ipynb #a5e0c1d3
+def spatial_mean(x: torch.Tensor) -> torch.Tensor:
+    "Mean of an N x C x H x W tensor over H and W, as sum / (H W): `x.mean((2, 3))`, fast in bfloat16 on a CPU too."
+    return x.sum((2, 3)) / (x.shape[2] * x.shape[3])
 
 # %% ../nbs/06_model.ipynb #bcd57a7c
 OUTPUTS = ('features', 'h', 'z', 'logits', 'evidence')
@@ -73,7 +78,7 @@ class DualIFM(nn.Module):
         fmap = self.backbone(x)
         h = z = logits = evidence = None
         if want & {'h', 'z'}:
-            h = fmap.mean((2, 3))
+            h = spatial_mean(fmap)
             if 'z' in want and self.projector is not None: z = self.projector(h)
         if want & {'logits', 'evidence'} and self.clf is not None:
             evidence = self.clf(self.dropout(fmap))
