@@ -175,6 +175,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls, exclude: Iterable[str]
         if has_default and default is not None and kind != 'bool':
             shown = ','.join(map(str, default)) if isinstance(default, (list, tuple)) else default
             helptext += f' (default: {shown})'
+        helptext = helptext.replace('%', '%%')         # argparse formats help with %: '4%' must stay text
         flag = '--' + f.name.replace('_', '-')
         if f.name in positional:
             parser.add_argument(f.name, type=conv, choices=choices, help=helptext, metavar=f.name.upper())
