@@ -10,11 +10,13 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from torchvision.models.resnet import BasicBlock as _TVBasic, Bottleneck as _TVBottleneck
 
 # %% auto #0
 __all__ = ['BACKBONES', 'BagNetBottleneck', 'Backbone', 'BagNet', 'ResNet', 'create_backbone', 'load_backbone_weights',
-           'measure_receptive_field', 'count_parameters']
+           'measure_receptive_field', 'count_parameters', 'GemmGradConv2d', 'gemm_weight_grads']
 
 # %% ../nbs/04_backbones.ipynb #ae08d326
 def _init_weights(module: nn.Module) -> None:
@@ -204,3 +206,54 @@ def measure_receptive_field(model: nn.Module, size: int = 96, seed: int = 0) -> 
 def count_parameters(module: nn.Module) -> int:
     "Number of parameters (trainable or not)."
     return sum(p.numel() for p in module.parameters())
+
+# %% ../nbs/04_backbones.ipynb #c3a1e0f2
+class _GemmGradConv1x1(torch.autograd.Function):
+    "1x1, stride-1 convolution of a channels-last map whose weight gradient is one matrix product over the pixels."
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return F.conv2d(x, w)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        co, ci = w.shape[:2]
+        g = g.contiguous(memory_format=torch.channels_last)      # an expanded gradient (a mean's) is not
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [True, False, False])[0]
+        if ctx.needs_input_grad[1]:
+            gw = torch.mm(g.permute(0, 2, 3, 1).reshape(-1, co).t(), x.permute(0, 2, 3, 1).reshape(-1, ci)).view(co, ci, 1, 1)
+        return gx, gw
+
+def _gemm_eligible(m: nn.Module, min_channels: int, min_weight: int) -> bool:
+    return (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.padding in ((0, 0), 'valid')
+            and m.dilation == (1, 1) and m.groups == 1 and m.bias is None and m.padding_mode == 'zeros'
+            and min(m.in_channels, m.out_channels) >= min_channels and m.in_channels * m.out_channels >= min_weight)
+
+class GemmGradConv2d(nn.Conv2d):
+    """`nn.Conv2d` (1x1, stride 1, no bias) whose weight gradient is one matrix product for a bfloat16, channels-last
+    input on a CPU with gradients on (not while `torch.compile` traces); `nn.Conv2d` itself in every other case."""
+    def _conv_forward(self, x, weight, bias):
+        if (x.device.type == 'cpu' and x.dim() == 4 and bias is None and torch.is_grad_enabled() and weight.requires_grad
+                and not torch.compiler.is_compiling() and x.is_contiguous(memory_format=torch.channels_last)):
+            dt = torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else x.dtype
+            if dt == torch.bfloat16 and weight.dtype in (torch.bfloat16, torch.float32):
+                with torch.autocast('cpu', enabled=False):
+                    return _GemmGradConv1x1.apply(x.to(dt), weight.to(dt))
+        return super()._conv_forward(x, weight, bias)
+
+def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int = 256, min_weight: int = 2 ** 18) -> int:
+    """Turn the 1x1, stride-1 convolutions of `module` without bias, with at least `min_channels` channels in and out
+    and `min_weight` weights, into `GemmGradConv2d` (or back into `nn.Conv2d` with `enabled=False`), in place.
+    Parameters, buffers and the state dict do not change. Returns the number of convolutions switched."""
+    if not isinstance(module, nn.Module): raise TypeError(f'gemm_weight_grads needs an nn.Module, got {type(module).__name__}.')
+    if min_channels < 1 or min_weight < 1:
+        raise ValueError(f'min_channels and min_weight must be at least 1, got {min_channels} and {min_weight}.')
+    n = 0
+    for m in module.modules():
+        if enabled and type(m) is nn.Conv2d and _gemm_eligible(m, min_channels, min_weight): m.__class__ = GemmGradConv2d; n += 1
+        elif not enabled and type(m) is GemmGradConv2d: m.__class__ = nn.Conv2d; n += 1
+    return n

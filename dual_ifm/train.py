@@ -23,6 +23,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .augment import BatchAugment
+from .backbones import gemm_weight_grads
 from .core import clean_partial_files, compile_quietly, config_to_dict, keep_freed_memory, save_csv, save_figure, save_json
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
@@ -257,6 +258,7 @@ class PretrainConfig:
     channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout'})
     compile: bool = field(default=False, metadata={'help': 'torch.compile the model (and the view kernels when views are made on the device)'})
     keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (no page faults on reallocation: BagNet-33 steps 1.4-2.2x faster at 256 px)'})
+    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, weight gradients of the wide 1x1 convolutions as one matrix product (faster than oneDNN: BagNet-33 steps about 4% faster at 256 px; see gemm_weight_grads)'})
     sync_bn: bool = field(default=False, metadata={'help': 'batch-norm statistics over all processes'})
     clip_grad: float | None = field(default=None, metadata={'help': 'clip the gradient norm to this value'})
     workers: int | None = field(default=None, metadata={'help': 'data-loading worker processes per rank (default: CPUs / ranks, at most 8)'})
@@ -358,6 +360,7 @@ class Pretrainer:
         self.model.to(self.env.device, torch.float64 if c.precision == 'fp64' else torch.float32)
         if c.sync_bn: convert_sync_bn(self.model, self.env.device)
         if c.channels_last: self.model.to(memory_format=torch.channels_last)
+        if c.gemm_grads: gemm_weight_grads(self.model)     # acts only where it is faster: bf16, channels-last, CPU
 
     def _load_latest(self):
         c = self.cfg
