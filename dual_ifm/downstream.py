@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .augment import BatchAugment, view_seeds
-from .backbones import create_backbone
+from .backbones import create_backbone, gemm_weight_grads
 from .core import atomic_write, keep_freed_memory, save_csv, save_figure, save_json, config_to_dict
 from .data import FundusDataset, normalize, DatasetError
 from .losses import ContrastiveLoss
@@ -284,6 +284,8 @@ class FinetuneConfig:
     resume: bool = field(default=False, metadata={'help': 'continue the run(s) in OUT'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
     keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (faster steps, see keep_freed_memory)'})
+    channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout (the quarter-width BagNet-33 at 128 px trains 1.6x faster on a CPU)'})
+    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, weight gradients of the wide 1x1 convolutions as one matrix product (see gemm_weight_grads)'})
     progress: bool = field(default=True, metadata={'help': 'show progress bars'})
 
     def resolved(self, feature: str) -> 'FinetuneConfig':
@@ -335,6 +337,9 @@ class Finetuner:
         torch.manual_seed(cfg.seed)
         self.model = with_head(load_encoder(cfg.checkpoint, cfg.backbone, cfg.width), self.n_classes, cfg.dropout).to(self.device)
         self.model.freeze_bn_stats(cfg.freeze_bn if cfg.freeze_bn is not None else cfg.checkpoint != 'random')
+        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.fmt)
+        if cfg.gemm_grads: gemm_weight_grads(self.model)
         heads = list(self.model.clf.parameters())
         body = [p for n, p in self.model.named_parameters() if n.startswith('backbone.')]
         self.opt = torch.optim.AdamW([{'params': body, 'lr': cfg.lr_backbone}, {'params': heads, 'lr': cfg.lr_head}], weight_decay=cfg.weight_decay,
@@ -354,6 +359,7 @@ class Finetuner:
         return 'head' if head_only else 'all'
 
     def _forward(self, x):
+        x = x.contiguous(memory_format=self.fmt)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == 'bf16'):
             o = self.model(x, want=('logits', 'evidence'))
         return o.logits.float(), o.evidence
@@ -477,6 +483,7 @@ class AlignConfig:
     seed: int = field(default=0, metadata={'help': 'random seed'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
     keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (faster steps, see keep_freed_memory)'})
+    channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout (faster convolutions)'})
     progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
 
 def align_projector(cfg: AlignConfig) -> Path:
@@ -486,7 +493,8 @@ def align_projector(cfg: AlignConfig) -> Path:
     from dual_ifm.train import epoch_lr
     dev = torch.device(cfg.device) if cfg.device else default_device()
     if dev.type == 'cpu' and cfg.keep_memory: keep_freed_memory()
-    model = DualIFM.from_checkpoint(cfg.checkpoint).to(dev)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = DualIFM.from_checkpoint(cfg.checkpoint).to(dev, memory_format=fmt)
     if model.projector is None: raise ValueError(f'{cfg.checkpoint} has no projector to align.')
     model.freeze_bn_stats(True)
     for p in model.parameters(): p.requires_grad_(False)
@@ -513,7 +521,7 @@ def align_projector(cfg: AlignConfig) -> Path:
             x = x.to(dev)
             v1, v2 = aug.views(x, idx, ep, cfg.seed)
             with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == 'bf16'):
-                h = model(torch.cat([v1, v2]), want='h').h.float()
+                h = model(torch.cat([v1, v2]).contiguous(memory_format=fmt), want='h').h.float()
             z = model.projector(h)
             loss = loss_fn(z[:len(v1)], z[len(v1):])
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
