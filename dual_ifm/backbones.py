@@ -235,7 +235,8 @@ def _gemm_eligible(m: nn.Module, min_channels: int, min_weight: int) -> bool:
 
 class GemmGradConv2d(nn.Conv2d):
     """`nn.Conv2d` (1x1, stride 1, no bias) whose weight gradient is one matrix product for a bfloat16, channels-last
-    input on a CPU with gradients on (not while `torch.compile` traces); `nn.Conv2d` itself in every other case."""
+    input on a CPU with gradients on (not while `torch.compile` traces; first-order gradients only); `nn.Conv2d` itself
+    in every other case."""
     def _conv_forward(self, x, weight, bias):
         if (x.device.type == 'cpu' and x.dim() == 4 and bias is None and torch.is_grad_enabled() and weight.requires_grad
                 and not torch.compiler.is_compiling() and x.is_contiguous(memory_format=torch.channels_last)):
