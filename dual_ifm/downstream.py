@@ -368,7 +368,7 @@ class Finetuner:
         c = self.cfg
         phase = self._phase(epoch)
         self.model.train()
-        tot, n, l1 = 0.0, 0, 0.0
+        tot, l1, n = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0   # summed on the device: no sync per step
         for x, y, idx in self._loader(self.rows['train'], True, epoch):
             x = self.augment(x.to(self.device), view_seeds(idx, epoch, 0, c.seed))
             y = y.to(self.device).long()
@@ -379,8 +379,8 @@ class Finetuner:
             self.opt.zero_grad(set_to_none=True); total.backward()
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
             self.opt.step()
-            tot += loss.item() * len(y); n += len(y); l1 += pen.item() * len(y)
-        return {'phase': phase, 'train_loss': tot / n, 'train_l1': l1 / n}
+            tot += loss.detach() * len(y); l1 += pen.detach() * len(y); n += len(y)
+        return {'phase': phase, 'train_loss': tot.item() / n, 'train_l1': l1.item() / n}
 
     @torch.no_grad()
     def evaluate(self, rows) -> tuple[dict, np.ndarray]:
@@ -516,7 +516,7 @@ def align_projector(cfg: AlignConfig) -> Path:
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 1000 + ep)
         dl = torch.utils.data.DataLoader(IndexedDataset(ds), batch_size=bs, shuffle=True, drop_last=True, generator=g, num_workers=cfg.workers)
-        tot, n = 0.0, 0
+        tot, n = torch.zeros((), device=dev), 0                       # summed on the device: no sync per step
         for x, idx in dl:
             x = x.to(dev)
             v1, v2 = aug.views(x, idx, ep, cfg.seed)
@@ -525,9 +525,9 @@ def align_projector(cfg: AlignConfig) -> Path:
             z = model.projector(h)
             loss = loss_fn(z[:len(v1)], z[len(v1):])
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            tot += loss.item(); n += 1
-        history.append({'epoch': ep + 1, 'lr': lr, 'loss': tot / max(1, n)})
-        bar.set_postfix(loss=f'{tot / max(1, n):.4f}')
+            tot += loss.detach(); n += 1
+        history.append({'epoch': ep + 1, 'lr': lr, 'loss': tot.item() / max(1, n)})
+        bar.set_postfix(loss=f'{history[-1]["loss"]:.4f}')
     out = Path(cfg.out or Path(cfg.checkpoint).with_name(Path(cfg.checkpoint).stem + '_aligned.pt'))
     save_checkpoint(out, model, train_config=cfg, metadata={'aligned_from': str(cfg.checkpoint)}, history=history)
     save_csv(pd.DataFrame(history), out.with_suffix('.csv'))
