@@ -225,7 +225,8 @@ class _GemmGradConv1x1(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             gx = torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [True, False, False])[0]
         if ctx.needs_input_grad[1]:
-            gw = torch.mm(g.permute(0, 2, 3, 1).reshape(-1, co).t(), x.permute(0, 2, 3, 1).reshape(-1, ci)).view(co, ci, 1, 1)
+            gw = torch.mm(g.permute(0, 2, 3, 1).reshape(-1, co).t(), x.permute(0, 2, 3, 1).reshape(-1, ci))
+            gw = gw.as_strided(w.shape, (ci, 1) + tuple(w.stride()[2:]))   # the weight's own strides (DDP's buckets expect them)
         return gx, gw
 
 def _gemm_eligible(m: nn.Module, min_channels: int, min_weight: int) -> bool:

@@ -1,0 +1,59 @@
+"""Two-process check of the GEMM weight gradients under DistributedDataParallel (run by scripts/tests/ddp_gemm.sh):
+
+    torchrun --standalone --nproc_per_node=2 scripts/tests/ddp_gemm.py
+
+Two 1x1 convolutions switched to `GemmGradConv2d` (thresholds lowered so that narrow layers qualify), bfloat16
+autocast, channels-last, half of the batch on each rank. After DDP averages the gradients, every rank must hold
+the gradients that one process computes for the whole batch with plain `nn.Conv2d`s, up to bfloat16 rounding,
+and the gradients must come in the parameters' own layout (DDP warns, and copies, otherwise)."""
+import copy, gc, sys, warnings
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+from dual_ifm.backbones import GemmGradConv2d, gemm_weight_grads
+
+def grads(model, x):
+    model.zero_grad(set_to_none=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = model(x)
+    y.float().square().mean().backward()
+    m = model.module if isinstance(model, DDP) else model
+    return [p.grad.clone() for p in m.parameters()]
+
+def main():
+    warnings.filterwarnings('error', message='Grad strides do not match')     # a layout copy in every step
+    dist.init_process_group('gloo')
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(32, 64, 1, bias=False), nn.ReLU(), nn.Conv2d(64, 48, 1, bias=False)).to(memory_format=torch.channels_last)
+    x = torch.randn(4 * world, 32, 10, 10).contiguous(memory_format=torch.channels_last)     # the same on every rank
+    ref = grads(plain, x)                                                                      # one process, whole batch
+    fast = copy.deepcopy(plain)
+    failures = []
+    if gemm_weight_grads(fast, min_channels=32, min_weight=1) != 2: failures.append('expected 2 switched convolutions')
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        node = fast[0](x[:1].requires_grad_()).grad_fn.name()
+    if node != '_GemmGradConv1x1Backward': failures.append(f'the product path was not taken ({node})')
+    ddp = DDP(fast)
+    part = x[rank * 4:(rank + 1) * 4]
+    got = grads(ddp, part)
+    err = max(((g - r).abs().max() / r.abs().max()).item() for g, r in zip(got, ref))
+    gathered = [torch.zeros_like(got[0]) for _ in range(world)]
+    dist.all_gather(gathered, got[0])
+    same = all(torch.equal(gathered[0], g) for g in gathered)
+    if rank == 0: print(f'max |DDP GEMM grad - one-process grad| / max |grad| = {err:.2e}; ranks hold the same gradients: {same}')
+    if err > 2e-2: failures.append(f'gradients differ from one process by {err:.2e} (relative)')
+    if not same: failures.append('ranks hold different gradients')
+    del ddp
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
+    if failures:
+        print(f'rank {rank}: FAILED: ' + '; '.join(failures), file=sys.stderr)
+        sys.exit(1)
+    if rank == 0: print('OK: 2 ranks with GEMM weight gradients = 1 process with nn.Conv2d, up to bfloat16 rounding')
+
+if __name__ == '__main__': main()
