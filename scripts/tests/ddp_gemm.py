@@ -6,14 +6,15 @@ Two 1x1 convolutions switched to `GemmGradConv2d` (thresholds lowered so that na
 autocast, channels-last, half of the batch on each rank. After DDP averages the gradients, every rank must hold
 the gradients that one process computes for the whole batch with plain `nn.Conv2d`s, up to bfloat16 rounding,
 and the gradients must come in the parameters' own layout (DDP warns, and copies, otherwise)."""
-import copy, gc, sys, warnings
+import copy, warnings
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from dual_ifm.backbones import GemmGradConv2d, gemm_weight_grads
+from dual_ifm.backbones import gemm_weight_grads
+from _mp import finish                 # this folder (torchrun puts it on the path)
 
 def grads(model, x):
     model.zero_grad(set_to_none=True)
@@ -48,12 +49,6 @@ def main():
     if err > 2e-2: failures.append(f'gradients differ from one process by {err:.2e} (relative)')
     if not same: failures.append('ranks hold different gradients')
     del ddp
-    gc.collect()
-    dist.barrier()
-    dist.destroy_process_group()
-    if failures:
-        print(f'rank {rank}: FAILED: ' + '; '.join(failures), file=sys.stderr)
-        sys.exit(1)
-    if rank == 0: print('OK: 2 ranks with GEMM weight gradients = 1 process with nn.Conv2d, up to bfloat16 rounding')
+    finish(failures, 'OK: 2 ranks with GEMM weight gradients = 1 process with nn.Conv2d, up to bfloat16 rounding')
 
 if __name__ == '__main__': main()

@@ -5,7 +5,7 @@
 N ranks with batch b must give the loss and the gradients of one process with batch N x b: the mean of the
 ranks' losses equals the single-process loss, and after DistributedDataParallel averages the gradients every
 rank holds the single-process gradients. With negatives='local' (the published behaviour) they differ."""
-import copy, gc, sys
+import copy
 
 import torch
 import torch.distributed as dist
@@ -13,6 +13,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from dual_ifm.losses import ContrastiveLoss
+from _mp import finish                 # this folder (torchrun puts it on the path)
 
 def check(kind: str, negatives: str, b: int = 6, d_in: int = 12, d_out: int = 4):
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -48,12 +49,6 @@ def main():
         le, ge = check(kind, 'local')
         if rank == 0: print(f'{kind:6s} negatives=local: |loss - single| = {le:.2e}, max |grad - single| = {ge:.2e} (expected to differ)')
         if le < 1e-6: failures.append(f'{kind} local negatives should not match the single-process loss')
-    gc.collect()
-    dist.barrier()
-    dist.destroy_process_group()
-    if failures:
-        print(f'rank {rank}: FAILED: ' + '; '.join(failures), file=sys.stderr)
-        sys.exit(1)
-    if rank == 0: print('OK: 2 ranks with negatives from all ranks = 1 process with the whole batch')
+    finish(failures, 'OK: 2 ranks with negatives from all ranks = 1 process with the whole batch')
 
 if __name__ == '__main__': main()
