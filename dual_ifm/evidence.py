@@ -36,16 +36,17 @@ def _need_head(model: DualIFM):
 
 @torch.no_grad()
 def evidence_maps(model: DualIFM, images: torch.Tensor, mean, std, batch_size: int = 32, device=None,
-                  precision: Literal['bf16', 'fp32'] = 'fp32') -> tuple[torch.Tensor, torch.Tensor]:
+                  precision: Literal['bf16', 'fp32'] = 'fp32', channels_last: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Evidence maps (N x K x h x w, float32, on the CPU) and logits (N x K) of uint8 images N x 3 x H x W, in
-    evaluation mode. The logits are the spatial means of the maps."""
+    evaluation mode. The logits are the spatial means of the maps. `channels_last`: the faster layout on CPUs and GPUs."""
     _need_head(model)
     if images.ndim != 4 or images.shape[1] != 3: raise ValueError(f'images must be N x 3 x H x W, got {tuple(images.shape)}.')
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    model = model.to(device).eval()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=fmt).eval()
     maps, logits = [], []
     for b in range(0, len(images), batch_size):
-        x = normalize(images[b:b + batch_size].to(device), mean, std)
+        x = normalize(images[b:b + batch_size].to(device), mean, std).contiguous(memory_format=fmt)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
             o = model(x, want=('logits', 'evidence'))
         maps.append(o.evidence.float().cpu()); logits.append(o.logits.float().cpu())

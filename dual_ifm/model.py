@@ -288,20 +288,22 @@ def default_device() -> torch.device:
 
 @torch.no_grad()
 def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, device=None, save_h: bool = False,
-                  workers: int = 0, progress: bool = True, precision: Literal['bf16', 'fp32'] | None = None) -> dict:
-    "z (and h), targets, image paths and patients of every image of `ds`, as numpy arrays."
+                  workers: int = 0, progress: bool = True, precision: Literal['bf16', 'fp32'] | None = None,
+                  channels_last: bool = True) -> dict:
+    "z (and h), targets, image paths and patients of every image of `ds`, as numpy arrays (`channels_last`: the faster layout)."
     import numpy as np
     from tqdm import tqdm
     device = torch.device(device) if device is not None else default_device()
     precision = precision or ('bf16' if device.type == 'cuda' else 'fp32')
-    model = model.to(device).eval()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=fmt).eval()
     mean, std = ds.normalization
     dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=device.type == 'cuda')
     zs, hs = [], []
     want = ('z', 'h') if save_h else ('z',)
     if model.projector is None: want = ('h',)
     for x, _ in tqdm(dl, desc='embed', disable=not progress, dynamic_ncols=True):
-        x = normalize(x.to(device, non_blocking=True), mean, std)
+        x = normalize(x.to(device, non_blocking=True), mean, std).contiguous(memory_format=fmt)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
             o = model(x, want=want)
         if o.z is not None: zs.append(o.z.float().cpu())
