@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -14,9 +15,11 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 from torchvision.models.resnet import BasicBlock as _TVBasic, Bottleneck as _TVBottleneck
 
+from .fused import bn_relu, kernels_unavailable
+
 # %% auto #0
 __all__ = ['BACKBONES', 'BagNetBottleneck', 'Backbone', 'BagNet', 'ResNet', 'create_backbone', 'load_backbone_weights',
-           'measure_receptive_field', 'count_parameters', 'GemmGradConv2d', 'gemm_weight_grads']
+           'measure_receptive_field', 'count_parameters', 'GemmGradConv2d', 'gemm_weight_grads', 'fused_bn_relu']
 
 # %% ../nbs/04_backbones.ipynb #ae08d326
 def _init_weights(module: nn.Module) -> None:
@@ -27,7 +30,8 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
 class BagNetBottleneck(nn.Module):
-    "Bottleneck block (1x1, kxk with the stride, 1x1; expansion 4) whose middle kernel is 3 or 1."
+    """Bottleneck block (1x1, kxk with the stride, 1x1; expansion 4) whose middle kernel is 3 or 1. With `fused` (see
+    `fused_bn_relu`) its batch norm + ReLU units run as fused CPU kernels where they apply."""
     expansion = 4
     def __init__(self, inplanes: int, planes: int, stride: int = 1, kernel_size: int = 1, downsample: nn.Module | None = None):
         super().__init__()
@@ -39,13 +43,13 @@ class BagNetBottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+        self.fused = False
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out = bn_relu(self.bn1, self.conv1(x), fused=self.fused)
+        out = bn_relu(self.bn2, self.conv2(out), fused=self.fused)
+        return bn_relu(self.bn3, self.conv3(out), identity, fused=self.fused)
 
 def _scaled(c: int, width: float) -> int: return max(1, int(round(c * width)))
 
@@ -88,6 +92,7 @@ class BagNet(Backbone):
         self.conv1 = nn.Conv2d(3, stem, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
         self.relu = nn.ReLU(inplace=True)
+        self.fused = False
         inplanes = stem
         for i, (n, s) in enumerate(zip(layers, strides)):
             planes = _scaled(64 * 2 ** i, width)
@@ -100,7 +105,7 @@ class BagNet(Backbone):
         self.receptive_field, self.stride = _receptive_field([(3, 1)] + [(3 if i < n3x3 else 1, s) for i, s in enumerate(strides)])
         _init_weights(self)
 
-    def stem(self, x): return self.relu(self.bn1(self.conv1(x)))
+    def stem(self, x): return bn_relu(self.bn1, self.conv1(x), fused=self.fused)
 
 class ResNet(Backbone):
     "torchvision's ResNet-18/-50 layout (its block classes and names), without pooling and classifier, at any width."
@@ -258,4 +263,20 @@ def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int
     for m in module.modules():
         if enabled and type(m) is nn.Conv2d and _gemm_eligible(m, min_channels, min_weight): m.__class__ = GemmGradConv2d; n += 1
         elif not enabled and type(m) is GemmGradConv2d: m.__class__ = nn.Conv2d; n += 1
+    return n
+
+# %% ../nbs/04_backbones.ipynb #d7e1f002
+def fused_bn_relu(module: nn.Module, enabled: bool = True) -> int:
+    """Let every BagNet bottleneck block and BagNet stem in `module` run its batch norm + ReLU (+ residual) units
+    through the fused kernels of `dual_ifm.fused` (or the eager modules again, with `enabled=False`). Where the
+    kernels do not apply (GPU, float32, default layout, synchronised batch norm, `torch.compile`) the eager modules run
+    anyway, and where they cannot be built a warning says why. Returns the number of units switched."""
+    if not isinstance(module, nn.Module): raise TypeError(f'fused_bn_relu needs an nn.Module, got {type(module).__name__}.')
+    n = 0
+    for m in module.modules():
+        if isinstance(m, (BagNetBottleneck, BagNet)) and m.fused != enabled:
+            m.fused = enabled; n += 3 if isinstance(m, BagNetBottleneck) else 1
+    if enabled and n and kernels_unavailable():
+        warnings.warn(f'The fused batch-norm + ReLU kernels are unavailable: {kernels_unavailable()}. '
+                      'The eager batch norm and ReLU are used (the same results up to bfloat16 rounding, slower on a CPU).', stacklevel=2)
     return n
