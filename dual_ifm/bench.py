@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .backbones import gemm_weight_grads
+from .backbones import fused_bn_relu, gemm_weight_grads
 from .core import compile_quietly, keep_freed_memory, save_json
+from .fused import timed_kernels
 from .losses import cauchy_infonce
 from .model import DualIFM
 
@@ -27,7 +28,7 @@ __all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'EAGER_MODES', 'ANATOMY_KINDS', 'SECTIO
            'step_anatomy', 'time_epoch', 'BenchConfig', 'run_bench']
 
 # %% ../nbs/90_bench.ipynb #da55e978
-STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: freed memory kept on a CPU + fused SGD + GEMM weight gradients)
+STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: freed memory kept on a CPU + fused SGD + GEMM weight gradients + fused batch norm/ReLU)
     'fp32 (published)': (False, False, False, False),
     'fp32 (published) + kept memory': (False, False, False, True),
     'fp32 channels-last': (True, False, False, True),
@@ -58,6 +59,7 @@ def _training_step(backbone: str, width: float, image_size: int, batch: int, mod
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
     if ours: gemm_weight_grads(model)               # a no-op but for bf16 channels-last on a CPU
+    if ours and bf16 and channels_last and dev.type == 'cpu': fused_bn_relu(model)    # eager under compile, fused else
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if compiled: net = compile_quietly(net)          # the warm-up steps absorb the compilation
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4, fused=ours)
@@ -266,7 +268,7 @@ def step_flops(backbone: str = 'bagnet33', width: float = 1.0, image_size: int =
 # %% ../nbs/90_bench.ipynb #b3f5d6e8
 EAGER_MODES = tuple(m for m, (_, _, compiled, _) in STEP_MODES.items() if not compiled)   # what step_anatomy can split
 ANATOMY_KINDS = ('convolutions, forward', 'convolutions, backward', 'matrix products', 'batch norm',
-                 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies', 'other')
+                 'fused batch norm + ReLU (C++ kernels)', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies', 'other')
 
 def _op_kind(name: str) -> str:
     "The kind (one of `ANATOMY_KINDS`) of the aten operation called `name` (its overload packet, e.g. 'convolution')."
@@ -328,12 +330,17 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
             by_op[kind, name] = by_op.get((kind, name), 0.0) + dt
             return out
 
+    def _kernel(name, args, out, dt):          # the fused kernels (dual_ifm.fused) are not aten operations
+        kind = 'fused batch norm + ReLU (C++ kernels)'
+        secs[kind] += dt; calls[kind] += 1; moved[kind] += _op_bytes(args, {}, out)
+        by_op[kind, name] = by_op.get((kind, name), 0.0) + dt
+
     for _ in range(warmup): step()
     sync(); t = time.perf_counter()
     for _ in range(steps): loss = step()
     loss.item(); sync(); plain = (time.perf_counter() - t) / steps
     t = time.perf_counter()
-    with _Timer():
+    with _Timer(), timed_kernels(_kernel):
         for _ in range(steps): step()
     sync(); timed = (time.perf_counter() - t) / steps
     common = {'what': 'anatomy', 'backbone': backbone, 'width': width, 'image_size': image_size, 'batch': batch,
@@ -372,6 +379,8 @@ def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, e
                                      pin_memory=on_device)
     torch.manual_seed(0)
     model = DualIFM('bagnet33', embedding_dim=128, width=width).to(dev).to(memory_format=torch.channels_last).train()
+    gemm_weight_grads(model)                                         # as the trainer does (each acts only where it can)
+    if dev.type == 'cpu': fused_bn_relu(model)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, fused=True)
     loss_fn = ContrastiveLoss('cauchy')
     def step(v1, v2):
@@ -672,7 +681,7 @@ def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: b
                 ref, dt = reference(r['mode'])
                 note = f"{_share(r['share'])} of the step timed op by op" if r['way'] != 'whole step' else f"{r['timed_op_by_op_s']:.3g} s timed op by op"
                 if r['GFLOP/s'] == r['GFLOP/s']: note += f"; {_flop_rate(r['GFLOP/s'])}" + (f" = {_share(r['GFLOP/s'] / ref)} of the {dt} matmul peak" if ref else '')
-                elif r['way'] in ('batch norm', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies') and r['GB/s'] == r['GB/s']:
+                elif r['way'] in ('batch norm', 'fused batch norm + ReLU (C++ kernels)', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies') and r['GB/s'] == r['GB/s']:
                     note += f"; moves >= {r['GB/s']:,.0f} GB/s" + (f" = {_share(r['GB/s'] / copy)} of the copy rate" if copy else '')
                 if r['way'] == 'other' and isinstance(r.get('top_ops'), str) and r['top_ops']: note += f"; mostly {r['top_ops']}"
                 lines.append((sec, r['way'], f"{r['backbone']} w{r['width']:g} {int(r['image_size'])}px b{int(r['batch'])} {r['mode']}",
