@@ -41,7 +41,6 @@ class BagNetBottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.fused = False
 
@@ -91,7 +90,6 @@ class BagNet(Backbone):
         stem = _scaled(64, width)
         self.conv1 = nn.Conv2d(3, stem, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
-        self.relu = nn.ReLU(inplace=True)
         self.fused = False
         inplanes = stem
         for i, (n, s) in enumerate(zip(layers, strides)):
