@@ -66,6 +66,24 @@ static void check_vec(const at::Tensor& t, const char* name, int64_t C) {
               name, " must be a contiguous float32 vector of ", C, " values");
 }
 
+// Two per-channel sums over all R rows into S and Q (float64): row(i, s, q) adds row i's terms to the float sums s and
+// q, which go into float64 every CHUNK rows, per thread, and then across threads.
+template <typename RowFn>
+static void sum_rows(int64_t R, int64_t C, std::vector<double>& S, std::vector<double>& Q, const RowFn& row) {
+  std::mutex mu;
+  at::parallel_for(0, (R + CHUNK - 1) / CHUNK, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> s(C), q(C); std::vector<double> ls(C, 0.0), lq(C, 0.0);
+    for (int64_t blk = b0; blk < b1; blk++) {
+      std::fill(s.begin(), s.end(), 0.f); std::fill(q.begin(), q.end(), 0.f);
+      const int64_t end = std::min(R, (blk + 1) * CHUNK);
+      for (int64_t i = blk * CHUNK; i < end; i++) row(i, s.data(), q.data());
+      for (int64_t c = 0; c < C; c++) { ls[c] += s[c]; lq[c] += q[c]; }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    for (int64_t c = 0; c < C; c++) { S[c] += ls[c]; Q[c] += lq[c]; }
+  });
+}
+
 // Per-channel mean and biased variance (float64), from sums of (x - k) and (x - k)^2 with k = the first row:
 // one pass over x, and the shift keeps the variance accurate when the mean is large against the spread.
 std::vector<at::Tensor> stats(at::Tensor x) {
@@ -74,27 +92,17 @@ std::vector<at::Tensor> stats(at::Tensor x) {
   TORCH_CHECK(R > 0, "x has no rows");
   const uint16_t* xp = (const uint16_t*)x.data_ptr();
   std::vector<float> k(C); for (int64_t c = 0; c < C; c++) k[c] = b2f(xp[c]);
-  std::vector<double> S(C, 0.0), Q(C, 0.0); std::mutex mu;
-  at::parallel_for(0, (R + CHUNK - 1) / CHUNK, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> s(C), q(C); std::vector<double> ls(C, 0.0), lq(C, 0.0);
-    for (int64_t blk = b0; blk < b1; blk++) {
-      std::fill(s.begin(), s.end(), 0.f); std::fill(q.begin(), q.end(), 0.f);
-      const int64_t end = std::min(R, (blk + 1) * CHUNK);
-      for (int64_t i = blk * CHUNK; i < end; i++) {
-        const uint16_t* row = xp + i * C; int64_t c = 0;
+  std::vector<double> S(C, 0.0), Q(C, 0.0);
+  sum_rows(R, C, S, Q, [&](int64_t i, float* s, float* q) {
+    const uint16_t* row = xp + i * C; int64_t c = 0;
 #if VEC
-        for (; c + 16 <= C; c += 16) {
-          __m512 d = _mm512_sub_ps(ld(row + c), _mm512_loadu_ps(&k[c]));
-          _mm512_storeu_ps(&s[c], _mm512_add_ps(_mm512_loadu_ps(&s[c]), d));
-          _mm512_storeu_ps(&q[c], _mm512_fmadd_ps(d, d, _mm512_loadu_ps(&q[c])));
-        }
-#endif
-        for (; c < C; c++) { float d = b2f(row[c]) - k[c]; s[c] += d; q[c] += d * d; }
-      }
-      for (int64_t c = 0; c < C; c++) { ls[c] += s[c]; lq[c] += q[c]; }
+    for (; c + 16 <= C; c += 16) {
+      __m512 d = _mm512_sub_ps(ld(row + c), _mm512_loadu_ps(&k[c]));
+      _mm512_storeu_ps(s + c, _mm512_add_ps(_mm512_loadu_ps(s + c), d));
+      _mm512_storeu_ps(q + c, _mm512_fmadd_ps(d, d, _mm512_loadu_ps(q + c)));
     }
-    std::lock_guard<std::mutex> lock(mu);
-    for (int64_t c = 0; c < C; c++) { S[c] += ls[c]; Q[c] += lq[c]; }
+#endif
+    for (; c < C; c++) { float d = b2f(row[c]) - k[c]; s[c] += d; q[c] += d * d; }
   });
   auto mean = at::empty({C}, at::kDouble), var = at::empty({C}, at::kDouble);
   double* mp = mean.data_ptr<double>(); double* vp = var.data_ptr<double>();
@@ -145,36 +153,26 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
   const uint16_t* xp = (const uint16_t*)x.data_ptr(); const uint16_t* gp = (const uint16_t*)g.data_ptr();
   const uint16_t* yp = y ? (const uint16_t*)y->data_ptr() : nullptr;
   const float* a = scale.data_ptr<float>(); const float* b = shift.data_ptr<float>(); const float* m = mean.data_ptr<float>();
-  std::vector<double> SG(C, 0.0), SX(C, 0.0); std::mutex mu;
-  at::parallel_for(0, (R + CHUNK - 1) / CHUNK, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> sg(C), sx(C); std::vector<double> lg(C, 0.0), lx(C, 0.0);
-    for (int64_t blk = b0; blk < b1; blk++) {
-      std::fill(sg.begin(), sg.end(), 0.f); std::fill(sx.begin(), sx.end(), 0.f);
-      const int64_t end = std::min(R, (blk + 1) * CHUNK);
-      for (int64_t i = blk * CHUNK; i < end; i++) {
-        const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * C : nullptr;
-        int64_t c = 0;
+  std::vector<double> SG(C, 0.0), SX(C, 0.0);
+  sum_rows(R, C, SG, SX, [&](int64_t i, float* sg, float* sx) {
+    const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * C : nullptr;
+    int64_t c = 0;
 #if VEC
-        const __m512 z = _mm512_setzero_ps();
-        for (; c + 16 <= C; c += 16) {
-          __m512 xv = ld(xr + c);
-          __mmask16 on = yr ? _mm512_cmp_ps_mask(ld(yr + c), z, _CMP_GT_OQ)
-                            : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
-          __m512 gz = _mm512_maskz_mov_ps(on, ld(gr + c));
-          _mm512_storeu_ps(&sg[c], _mm512_add_ps(_mm512_loadu_ps(&sg[c]), gz));
-          _mm512_storeu_ps(&sx[c], _mm512_fmadd_ps(gz, _mm512_sub_ps(xv, _mm512_loadu_ps(m + c)), _mm512_loadu_ps(&sx[c])));
-        }
-#endif
-        for (; c < C; c++) {
-          float xv = b2f(xr[c]);
-          bool on = yr ? b2f(yr[c]) > 0.f : xv * a[c] + b[c] > 0.f;
-          float gz = on ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
-        }
-      }
-      for (int64_t c = 0; c < C; c++) { lg[c] += sg[c]; lx[c] += sx[c]; }
+    const __m512 z = _mm512_setzero_ps();
+    for (; c + 16 <= C; c += 16) {
+      __m512 xv = ld(xr + c);
+      __mmask16 on = yr ? _mm512_cmp_ps_mask(ld(yr + c), z, _CMP_GT_OQ)
+                        : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
+      __m512 gz = _mm512_maskz_mov_ps(on, ld(gr + c));
+      _mm512_storeu_ps(sg + c, _mm512_add_ps(_mm512_loadu_ps(sg + c), gz));
+      _mm512_storeu_ps(sx + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(xv, _mm512_loadu_ps(m + c)), _mm512_loadu_ps(sx + c)));
     }
-    std::lock_guard<std::mutex> lock(mu);
-    for (int64_t c = 0; c < C; c++) { SG[c] += lg[c]; SX[c] += lx[c]; }
+#endif
+    for (; c < C; c++) {
+      float xv = b2f(xr[c]);
+      bool on = yr ? b2f(yr[c]) > 0.f : xv * a[c] + b[c] > 0.f;
+      float gz = on ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
+    }
   });
   auto gw = at::empty({C}, at::kFloat), gb = at::empty({C}, at::kFloat);
   std::vector<float> A(C), B(C), D(C);
@@ -253,7 +251,8 @@ def load_kernels(verbose: bool = False):
     if 'module' in _KERNELS or 'reason' in _KERNELS: return _KERNELS.get('module')
     spec = kernel_flags()
     if spec is None:
-        _KERNELS['reason'] = 'this CPU has no AVX-512 (avx512f, avx512bw, avx512vl)'
+        _KERNELS['reason'] = ('this CPU has no AVX-512 (avx512f, avx512bw, avx512vl)' if _cpu_flags() else
+                              "this CPU's instruction sets cannot be read (no /proc/cpuinfo), so AVX-512 cannot be confirmed")
         return None
     name, isa = spec
     import logging
@@ -268,7 +267,7 @@ def load_kernels(verbose: bool = False):
     return _KERNELS.get('module')
 
 def kernels_unavailable() -> str | None:
-    "Why the fused kernels cannot be used here (after `load_kernels`), or None when they can."
+    "Why the fused kernels cannot be used here, or None when they can (builds them first if need be, as `load_kernels`)."
     load_kernels()
     return _KERNELS.get('reason')
 
@@ -340,7 +339,7 @@ def bn_relu(bn: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None
     if residual is not None and residual.shape != x.shape:
         raise ValueError(f'The residual has shape {tuple(residual.shape)} but the batch-norm output has {tuple(x.shape)}; '
                          'give a residual of the same shape (a downsample branch makes one).')
-    if fused and residual is not None and residual.dtype == x.dtype and x.is_contiguous(memory_format=torch.channels_last):
+    if fused and residual is not None and x.dtype == residual.dtype == torch.bfloat16 and x.is_contiguous(memory_format=torch.channels_last):
         residual = residual.contiguous(memory_format=torch.channels_last)
     if not (fused and can_fuse(bn, x, residual)):
         out = bn(x)
