@@ -15,11 +15,12 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 from torchvision.models.resnet import BasicBlock as _TVBasic, Bottleneck as _TVBottleneck
 
-from .fused import bn_relu, kernels_unavailable
+from .fused import bn_relu, conv_weight_grad, kernels_unavailable, weight_grad_unavailable
 
 # %% auto #0
-__all__ = ['BACKBONES', 'BagNetBottleneck', 'Backbone', 'BagNet', 'ResNet', 'create_backbone', 'load_backbone_weights',
-           'measure_receptive_field', 'count_parameters', 'GemmGradConv2d', 'gemm_weight_grads', 'fused_bn_relu']
+__all__ = ['BACKBONES', 'KERNEL_MIN_CHANNELS', 'KERNEL_MIN_WEIGHT', 'BagNetBottleneck', 'Backbone', 'BagNet', 'ResNet',
+           'create_backbone', 'load_backbone_weights', 'measure_receptive_field', 'count_parameters', 'GemmGradConv2d',
+           'gemm_weight_grads', 'fused_bn_relu']
 
 # %% ../nbs/04_backbones.ipynb #ae08d326
 def _init_weights(module: nn.Module) -> None:
@@ -211,56 +212,93 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 # %% ../nbs/04_backbones.ipynb #c3a1e0f2
-class _GemmGradConv1x1(torch.autograd.Function):
-    "1x1, stride-1 convolution of a channels-last map whose weight gradient is one matrix product over the pixels."
+class _GemmGradConv(torch.autograd.Function):
+    """Convolution of a bfloat16 channels-last map whose input gradient is oneDNN's and whose weight gradient is one
+    matrix product: `conv_weight_grad`'s kernel (`kernel=True`) or `torch.mm` (a 1x1, stride-1 convolution)."""
     @staticmethod
-    def forward(ctx, x, w):
+    def forward(ctx, x, weight, stride, padding, kernel):
+        w = weight.to(torch.bfloat16)
         ctx.save_for_backward(x, w)
-        return F.conv2d(x, w)
+        ctx.conv = (list(stride), list(padding), kernel, weight.dtype, weight.stride())
+        return F.conv2d(x, w, None, stride, padding)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        co, ci = w.shape[:2]
-        g = g.contiguous(memory_format=torch.channels_last)      # an expanded gradient (a mean's) is not
+        stride, padding, kernel, dtype, strides = ctx.conv
+        g = g.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)     # an expanded gradient (a mean's) is not
         gx = gw = None
         if ctx.needs_input_grad[0]:
-            gx = torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [True, False, False])[0]
+            gx = torch.ops.aten.convolution_backward(g, x, w, None, stride, padding, [1, 1], False, [0, 0], 1, [True, False, False])[0]
         if ctx.needs_input_grad[1]:
-            gw = torch.mm(g.permute(0, 2, 3, 1).reshape(-1, co).t(), x.permute(0, 2, 3, 1).reshape(-1, ci))
-            gw = gw.as_strided(w.shape, (ci, 1) + tuple(w.stride()[2:]))   # the weight's own strides (DDP's buckets expect them)
-        return gx, gw
+            if kernel: gw = conv_weight_grad(g, x, tuple(w.shape[2:]), stride, padding)
+            else:
+                co, ci = w.shape[:2]
+                gw = torch.mm(g.permute(0, 2, 3, 1).reshape(-1, co).t(), x.permute(0, 2, 3, 1).reshape(-1, ci)).view(co, ci, 1, 1)
+            if gw.dtype != dtype or gw.stride() != strides:       # the weight's own dtype and strides (DDP's buckets expect them)
+                gw = torch.empty_strided(w.shape, strides, dtype=dtype).copy_(gw)
+        return gx, gw, None, None, None
 
-def _gemm_eligible(m: nn.Module, min_channels: int, min_weight: int) -> bool:
-    return (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.padding in ((0, 0), 'valid')
-            and m.dilation == (1, 1) and m.groups == 1 and m.bias is None and m.padding_mode == 'zeros'
+def _plain_conv(m: nn.Module) -> bool:
+    "A convolution either route can take: one group, no dilation, no bias, zero padding given as numbers."
+    return (isinstance(m, nn.Conv2d) and m.groups == 1 and m.dilation == (1, 1) and m.bias is None
+            and m.padding_mode == 'zeros' and not isinstance(m.padding, str))
+
+KERNEL_MIN_CHANNELS, KERNEL_MIN_WEIGHT = 32, 2048   # below these oneDNN is faster (16 channels: 2-3x)
+
+def _kernel_eligible(m: nn.Module) -> bool:
+    "Where the kernel beats oneDNN: 1x1 or strided, at least 32 channels in and out and 2,048 weights."
+    return (_plain_conv(m) and m.in_channels % 16 == 0 and min(m.in_channels, m.out_channels) >= KERNEL_MIN_CHANNELS
+            and m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] >= KERNEL_MIN_WEIGHT
+            and (m.kernel_size == (1, 1) or m.stride != (1, 1)))     # oneDNN's stride-1 3x3 runs at 800-840 GFLOP/s
+
+def _mm_eligible(m: nn.Module, min_channels: int = 1, min_weight: int = 1) -> bool:
+    return (_plain_conv(m) and m.kernel_size == (1, 1) and m.stride == (1, 1) and tuple(m.padding) == (0, 0)
             and min(m.in_channels, m.out_channels) >= min_channels and m.in_channels * m.out_channels >= min_weight)
 
 class GemmGradConv2d(nn.Conv2d):
-    """`nn.Conv2d` (1x1, stride 1, no bias) whose weight gradient is one matrix product for a bfloat16, channels-last
-    input on a CPU with gradients on (not while `torch.compile` traces; first-order gradients only); `nn.Conv2d` itself
-    in every other case."""
+    """`nn.Conv2d` whose weight gradient, for a bfloat16 (or autocast to it) channels-last input on a CPU with gradients
+    on, is one matrix product by the route `wgrad_route` names: 'kernel' (`conv_weight_grad`; falls back to oneDNN where
+    it cannot run) or 'mm' (`torch.mm`, 1x1 stride-1 only). `nn.Conv2d` itself in every other case, while
+    `torch.compile` traces, and for convolutions with a bias, groups or dilation. First-order gradients only."""
+    wgrad_route = 'kernel'
+
+    def _route(self) -> str | None:
+        if not _plain_conv(self): return None
+        if self.wgrad_route == 'kernel': return 'kernel' if _kernel_eligible(self) and weight_grad_unavailable() is None else None
+        return 'mm' if self.wgrad_route == 'mm' and _mm_eligible(self) else None
+
     def _conv_forward(self, x, weight, bias):
         if (x.device.type == 'cpu' and x.dim() == 4 and bias is None and torch.is_grad_enabled() and weight.requires_grad
                 and not torch.compiler.is_compiling() and x.is_contiguous(memory_format=torch.channels_last)):
             dt = torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else x.dtype
-            if dt == torch.bfloat16 and weight.dtype in (torch.bfloat16, torch.float32):
+            route = self._route() if dt == torch.bfloat16 and weight.dtype in (torch.bfloat16, torch.float32) else None
+            if route:
                 with torch.autocast('cpu', enabled=False):
-                    return _GemmGradConv1x1.apply(x.to(dt), weight.to(dt))
+                    return _GemmGradConv.apply(x.to(dt), weight, self.stride, self.padding, route == 'kernel')
         return super()._conv_forward(x, weight, bias)
 
-def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int = 256, min_weight: int = 2 ** 18) -> int:
-    """Turn the 1x1, stride-1 convolutions of `module` without bias, with at least `min_channels` channels in and out
-    and `min_weight` weights, into `GemmGradConv2d` (or back into `nn.Conv2d` with `enabled=False`), in place.
-    Parameters, buffers and the state dict do not change. Returns the number of convolutions switched."""
+def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int = 256, min_weight: int = 2 ** 18,
+                      kernel: bool = True) -> int:
+    """Turn the convolutions of `module` whose weight gradient is faster as one matrix product into `GemmGradConv2d`
+    (or all of them back into `nn.Conv2d` with `enabled=False`), in place: where dual_ifm's kernel runs (and `kernel`),
+    every 1x1 or strided convolution without bias, groups or dilation whose input has a multiple of 16 channels, with
+    at least `KERNEL_MIN_CHANNELS` channels in and out and `KERNEL_MIN_WEIGHT` weights; otherwise the 1x1, stride-1 ones with at
+    least `min_channels` channels in and out and `min_weight` weights (`torch.mm`). Parameters,
+    buffers and the state dict do not change. Returns the number of convolutions switched."""
     if not isinstance(module, nn.Module): raise TypeError(f'gemm_weight_grads needs an nn.Module, got {type(module).__name__}.')
     if min_channels < 1 or min_weight < 1:
         raise ValueError(f'min_channels and min_weight must be at least 1, got {min_channels} and {min_weight}.')
+    use_kernel = enabled and kernel and weight_grad_unavailable() is None
     n = 0
     for m in module.modules():
-        if enabled and type(m) is nn.Conv2d and _gemm_eligible(m, min_channels, min_weight): m.__class__ = GemmGradConv2d; n += 1
-        elif not enabled and type(m) is GemmGradConv2d: m.__class__ = nn.Conv2d; n += 1
+        if enabled and type(m) is nn.Conv2d:
+            route = ('kernel' if use_kernel and _kernel_eligible(m) else
+                     'mm' if _mm_eligible(m, min_channels, min_weight) else None)
+            if route: m.__class__ = GemmGradConv2d; m.wgrad_route = route; n += 1
+        elif not enabled and type(m) is GemmGradConv2d:
+            m.__class__ = nn.Conv2d; m.__dict__.pop('wgrad_route', None); n += 1
     return n
 
 # %% ../nbs/04_backbones.ipynb #d7e1f002

@@ -267,8 +267,8 @@ def step_flops(backbone: str = 'bagnet33', width: float = 1.0, image_size: int =
 
 # %% ../nbs/90_bench.ipynb #b3f5d6e8
 EAGER_MODES = tuple(m for m, (_, _, compiled, _) in STEP_MODES.items() if not compiled)   # what step_anatomy can split
-ANATOMY_KINDS = ('convolutions, forward', 'convolutions, backward', 'matrix products', 'batch norm',
-                 'fused batch norm + ReLU (C++ kernels)', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies', 'other')
+ANATOMY_KINDS = ('convolutions, forward', 'convolutions, backward', 'weight gradients (C++ kernel)', 'matrix products',
+                 'batch norm', 'fused batch norm + ReLU (C++ kernels)', 'ReLU, residual adds, gradient sums', 'optimiser', 'casts and copies', 'other')
 
 def _op_kind(name: str) -> str:
     "The kind (one of `ANATOMY_KINDS`) of the aten operation called `name` (its overload packet, e.g. 'convolution')."
@@ -330,8 +330,9 @@ def step_anatomy(backbone: str = 'bagnet33', width: float = 1.0, image_size: int
             by_op[kind, name] = by_op.get((kind, name), 0.0) + dt
             return out
 
-    def _kernel(name, args, out, dt):          # the fused kernels (dual_ifm.fused) are not aten operations
-        kind = 'fused batch norm + ReLU (C++ kernels)'
+    def _kernel(name, args, out, dt):          # dual_ifm.fused's kernels are not aten operations
+        kind = 'weight gradients (C++ kernel)' if name == 'wgrad' else 'fused batch norm + ReLU (C++ kernels)'
+        if name == 'wgrad': flops[kind] += 2.0 * args[0].numel() * args[1].shape[1] * args[2] * args[3]   # grad, x, kh, kw
         secs[kind] += dt; calls[kind] += 1; moved[kind] += _op_bytes(args, {}, out)
         by_op[kind, name] = by_op.get((kind, name), 0.0) + dt
 

@@ -287,7 +287,7 @@ class FinetuneConfig:
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
     keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (faster steps, see keep_freed_memory)'})
     channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout (the quarter-width BagNet-33 at 128 px trains 1.6x faster on a CPU)'})
-    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, weight gradients of the wide 1x1 convolutions as one matrix product (see gemm_weight_grads)'})
+    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, the weight gradients of the convolutions as one matrix product (dual_ifm\'s kernel on AVX512_BF16 CPUs, else torch.mm for the wide 1x1 ones; see gemm_weight_grads)'})
     fused_bn: bool = field(default=True, metadata={'help': 'on an AVX-512 CPU in bfloat16 and channels-last, batch norm + ReLU of the BagNet blocks as fused C++ kernels where batch norm is in training mode (see fused_bn_relu)'})
     progress: bool = field(default=True, metadata={'help': 'show progress bars'})
 
