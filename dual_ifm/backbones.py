@@ -32,7 +32,8 @@ def _init_weights(module: nn.Module) -> None:
 
 class BagNetBottleneck(nn.Module):
     """Bottleneck block (1x1, kxk with the stride, 1x1; expansion 4) whose middle kernel is 3 or 1. With `fused` (see
-    `fused_bn_relu`) its batch norm + ReLU units run as fused CPU kernels where they apply."""
+    `fused_bn_relu`) its batch norm + ReLU units run as fused CPU kernels where they apply, the downsample branch's
+    batch norm inside the last one."""
     expansion = 4
     def __init__(self, inplanes: int, planes: int, stride: int = 1, kernel_size: int = 1, downsample: nn.Module | None = None):
         super().__init__()
@@ -46,10 +47,14 @@ class BagNetBottleneck(nn.Module):
         self.fused = False
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
+        ds, ds_bn = self.downsample, None
+        if ds is None: identity = x
+        elif self.fused and isinstance(ds, nn.Sequential) and len(ds) == 2 and isinstance(ds[1], nn.BatchNorm2d):
+            identity, ds_bn = ds[0](x), ds[1]      # the branch's batch norm joins the last unit (bn_relu's residual_bn)
+        else: identity = ds(x)
         out = bn_relu(self.bn1, self.conv1(x), fused=self.fused)
         out = bn_relu(self.bn2, self.conv2(out), fused=self.fused)
-        return bn_relu(self.bn3, self.conv3(out), identity, fused=self.fused)
+        return bn_relu(self.bn3, self.conv3(out), identity, fused=self.fused, residual_bn=ds_bn)
 
 def _scaled(c: int, width: float) -> int: return max(1, int(round(c * width)))
 

@@ -23,6 +23,7 @@ _SOURCE = r'''
 // Batch norm (training statistics) + optional residual + ReLU over bfloat16 channels-last maps, as a [rows, C] matrix.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
+#include <array>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -67,21 +68,21 @@ static void check_vec(const at::Tensor& t, const char* name, int64_t C) {
               name, " must be a contiguous float32 vector of ", C, " values");
 }
 
-// Two per-channel sums over all R rows into S and Q (float64): row(i, s, q) adds row i's terms to the float sums s and
-// q, which go into float64 every CHUNK rows, per thread, and then across threads.
-template <typename RowFn>
-static void sum_rows(int64_t R, int64_t C, std::vector<double>& S, std::vector<double>& Q, const RowFn& row) {
+// K per-channel sums over all R rows into *out[0..K) (float64): row(i, s) adds row i's terms to the float sums
+// s[k * C + c], which go into float64 every CHUNK rows, per thread, and then across threads.
+template <int K, typename RowFn>
+static void sum_rows(int64_t R, int64_t C, std::array<std::vector<double>*, K> out, const RowFn& row) {
   std::mutex mu;
   at::parallel_for(0, (R + CHUNK - 1) / CHUNK, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> s(C), q(C); std::vector<double> ls(C, 0.0), lq(C, 0.0);
+    std::vector<float> s(K * C); std::vector<double> ls(K * C, 0.0);
     for (int64_t blk = b0; blk < b1; blk++) {
-      std::fill(s.begin(), s.end(), 0.f); std::fill(q.begin(), q.end(), 0.f);
+      std::fill(s.begin(), s.end(), 0.f);
       const int64_t end = std::min(R, (blk + 1) * CHUNK);
-      for (int64_t i = blk * CHUNK; i < end; i++) row(i, s.data(), q.data());
-      for (int64_t c = 0; c < C; c++) { ls[c] += s[c]; lq[c] += q[c]; }
+      for (int64_t i = blk * CHUNK; i < end; i++) row(i, s.data());
+      for (int64_t j = 0; j < K * C; j++) ls[j] += s[j];
     }
     std::lock_guard<std::mutex> lock(mu);
-    for (int64_t c = 0; c < C; c++) { S[c] += ls[c]; Q[c] += lq[c]; }
+    for (int k = 0; k < K; k++) for (int64_t c = 0; c < C; c++) (*out[k])[c] += ls[k * C + c];
   });
 }
 
@@ -94,8 +95,8 @@ std::vector<at::Tensor> stats(at::Tensor x) {
   const uint16_t* xp = (const uint16_t*)x.data_ptr();
   std::vector<float> k(C); for (int64_t c = 0; c < C; c++) k[c] = b2f(xp[c]);
   std::vector<double> S(C, 0.0), Q(C, 0.0);
-  sum_rows(R, C, S, Q, [&](int64_t i, float* s, float* q) {
-    const uint16_t* row = xp + i * C; int64_t c = 0;
+  sum_rows<2>(R, C, {&S, &Q}, [&](int64_t i, float* s) {
+    const uint16_t* row = xp + i * C; float* q = s + C; int64_t c = 0;
 #if VEC
     for (; c + 16 <= C; c += 16) {
       __m512 d = _mm512_sub_ps(ld(row + c), _mm512_loadu_ps(&k[c]));
@@ -111,10 +112,15 @@ std::vector<at::Tensor> stats(at::Tensor x) {
   return {mean, var};
 }
 
-// y = relu(x * scale + shift [+ res]), computed in float, stored in bf16.
-at::Tensor apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional<at::Tensor> res) {
+// y = relu(x * scale + shift [+ r]), computed in float, stored in bf16; r = res, or res * res_scale + res_shift when
+// those are given (the residual's own batch norm, as in a downsample branch).
+at::Tensor apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional<at::Tensor> res,
+                 c10::optional<at::Tensor> res_scale, c10::optional<at::Tensor> res_shift) {
   const int64_t C = x.size(1); check_map(x, "x", C); check_vec(scale, "scale", C); check_vec(shift, "shift", C);
   if (res) { check_map(*res, "residual", C); TORCH_CHECK(res->sizes() == x.sizes(), "residual must have the shape of x"); }
+  TORCH_CHECK(res_scale.has_value() == res_shift.has_value() && (!res_scale || res), "res_scale and res_shift come together, with a residual");
+  if (res_scale) { check_vec(*res_scale, "res_scale", C); check_vec(*res_shift, "res_shift", C); }
+  const float* rs = res_scale ? res_scale->data_ptr<float>() : nullptr; const float* rb = res_shift ? res_shift->data_ptr<float>() : nullptr;
   const int64_t R = x.numel() / C;
   auto y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   const uint16_t* xp = (const uint16_t*)x.data_ptr(); uint16_t* yp = (uint16_t*)y.data_ptr();
@@ -128,11 +134,15 @@ at::Tensor apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional
       const __m512 z = _mm512_setzero_ps();
       for (; c + 16 <= C; c += 16) {
         __m512 v = _mm512_fmadd_ps(ld(xr + c), _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c));
-        if (rr) v = _mm512_add_ps(v, ld(rr + c));
+        if (rr) v = _mm512_add_ps(v, rs ? _mm512_fmadd_ps(ld(rr + c), _mm512_loadu_ps(rs + c), _mm512_loadu_ps(rb + c)) : ld(rr + c));
         st(yr + c, _mm512_max_ps(v, z));
       }
 #endif
-      for (; c < C; c++) { float v = b2f(xr[c]) * a[c] + b[c]; if (rr) v += b2f(rr[c]); yr[c] = f2b(v > 0.f ? v : 0.f); }
+      for (; c < C; c++) {
+        float v = b2f(xr[c]) * a[c] + b[c];
+        if (rr) v += rs ? b2f(rr[c]) * rs[c] + rb[c] : b2f(rr[c]);
+        yr[c] = f2b(v > 0.f ? v : 0.f);
+      }
     }
   });
   return y;
@@ -143,20 +153,32 @@ at::Tensor apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional
 // With gz = the masked gradient and xhat = (x - mean) * invstd:
 //   grad bias = sum gz, grad weight = sum gz * xhat,
 //   grad x = weight * invstd * (gz - sum gz / R - xhat * sum(gz * xhat) / R) = A gz + B x + D per channel.
-// Returns grad x, grad weight, grad bias and, in the residual case, grad res (= gz).
+// Returns grad x, grad weight, grad bias and, in the residual case, grad res (= gz). When the residual had its own batch
+// norm (res, res_mean, res_invstd, res_weight: its input and statistics), its gradient is that batch norm's backward
+// of gz, done in the same two passes, followed by that batch norm's grad weight and grad bias (= sum gz).
 std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::Tensor> y, at::Tensor scale, at::Tensor shift,
-                                 at::Tensor mean, at::Tensor invstd, at::Tensor weight) {
+                                 at::Tensor mean, at::Tensor invstd, at::Tensor weight, c10::optional<at::Tensor> res,
+                                 c10::optional<at::Tensor> res_mean, c10::optional<at::Tensor> res_invstd,
+                                 c10::optional<at::Tensor> res_weight) {
   const int64_t C = x.size(1); check_map(x, "x", C); check_map(g, "grad", C);
   check_vec(scale, "scale", C); check_vec(shift, "shift", C); check_vec(mean, "mean", C);
   check_vec(invstd, "invstd", C); check_vec(weight, "weight", C);
   if (y) check_map(*y, "y", C);
+  TORCH_CHECK(!res || (y && res_mean && res_invstd && res_weight), "the residual's batch norm needs y, res_mean, res_invstd and res_weight");
+  if (res) {
+    check_map(*res, "residual", C); TORCH_CHECK(res->sizes() == x.sizes(), "residual must have the shape of x");
+    check_vec(*res_mean, "res_mean", C); check_vec(*res_invstd, "res_invstd", C); check_vec(*res_weight, "res_weight", C);
+  }
+  const uint16_t* rxp = res ? (const uint16_t*)res->data_ptr() : nullptr;
+  const float* rm = res ? res_mean->data_ptr<float>() : nullptr;
   const int64_t R = x.numel() / C;
   const uint16_t* xp = (const uint16_t*)x.data_ptr(); const uint16_t* gp = (const uint16_t*)g.data_ptr();
   const uint16_t* yp = y ? (const uint16_t*)y->data_ptr() : nullptr;
   const float* a = scale.data_ptr<float>(); const float* b = shift.data_ptr<float>(); const float* m = mean.data_ptr<float>();
-  std::vector<double> SG(C, 0.0), SX(C, 0.0);
-  sum_rows(R, C, SG, SX, [&](int64_t i, float* sg, float* sx) {
+  std::vector<double> SG(C, 0.0), SX(C, 0.0), SR(C, 0.0);
+  sum_rows<3>(R, C, {&SG, &SX, &SR}, [&](int64_t i, float* sg) {
     const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * C : nullptr;
+    const uint16_t* rr = rxp ? rxp + i * C : nullptr; float* sx = sg + C; float* sr = sg + 2 * C;
     int64_t c = 0;
 #if VEC
     const __m512 z = _mm512_setzero_ps();
@@ -167,12 +189,14 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
       __m512 gz = _mm512_maskz_mov_ps(on, ld(gr + c));
       _mm512_storeu_ps(sg + c, _mm512_add_ps(_mm512_loadu_ps(sg + c), gz));
       _mm512_storeu_ps(sx + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(xv, _mm512_loadu_ps(m + c)), _mm512_loadu_ps(sx + c)));
+      if (rr) _mm512_storeu_ps(sr + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(ld(rr + c), _mm512_loadu_ps(rm + c)), _mm512_loadu_ps(sr + c)));
     }
 #endif
     for (; c < C; c++) {
       float xv = b2f(xr[c]);
       bool on = yr ? b2f(yr[c]) > 0.f : xv * a[c] + b[c] > 0.f;
       float gz = on ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
+      if (rr) sr[c] += gz * (b2f(rr[c]) - rm[c]);
     }
   });
   auto gw = at::empty({C}, at::kFloat), gb = at::empty({C}, at::kFloat);
@@ -183,6 +207,17 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
     double Ad = (double)w[c] * is[c], Bd = -Ad * is[c] * is[c] * SX[c] / R;
     A[c] = (float)Ad; B[c] = (float)Bd; D[c] = (float)(-Ad * SG[c] / R - Bd * m[c]);
   }
+  std::vector<float> RA(C), RB(C), RD(C);                // the residual batch norm's A, B, D
+  at::Tensor rgw, rgb;
+  if (res) {
+    rgw = at::empty({C}, at::kFloat); rgb = at::empty({C}, at::kFloat);
+    const float* ris = res_invstd->data_ptr<float>(); const float* rw = res_weight->data_ptr<float>();
+    for (int64_t c = 0; c < C; c++) {
+      rgb.data_ptr<float>()[c] = (float)SG[c]; rgw.data_ptr<float>()[c] = (float)(SR[c] * ris[c]);
+      double Ad = (double)rw[c] * ris[c], Bd = -Ad * ris[c] * ris[c] * SR[c] / R;
+      RA[c] = (float)Ad; RB[c] = (float)Bd; RD[c] = (float)(-Ad * SG[c] / R - Bd * rm[c]);
+    }
+  }
   auto gx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   at::Tensor gres; uint16_t* gresp = nullptr;
   if (y) { gres = at::empty_like(x, at::MemoryFormat::ChannelsLast); gresp = (uint16_t*)gres.data_ptr(); }
@@ -190,7 +225,7 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
   at::parallel_for(0, R, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
       const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * C : nullptr;
-      uint16_t* o = op + i * C; uint16_t* gro = gresp ? gresp + i * C : nullptr;
+      uint16_t* o = op + i * C; uint16_t* gro = gresp ? gresp + i * C : nullptr; const uint16_t* rr = rxp ? rxp + i * C : nullptr;
       int64_t c = 0;
 #if VEC
       const __m512 z = _mm512_setzero_ps();
@@ -199,8 +234,9 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
         __mmask16 on = yr ? _mm512_cmp_ps_mask(ld(yr + c), z, _CMP_GT_OQ)
                           : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
         __m256i gh = _mm256_maskz_mov_epi16(on, _mm256_loadu_si256((const __m256i*)(gr + c)));   // masked, bit for bit
-        if (gro) _mm256_storeu_si256((__m256i*)(gro + c), gh);
         __m512 gz = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(gh), 16));
+        if (rr) st(gro + c, _mm512_fmadd_ps(gz, _mm512_loadu_ps(&RA[c]), _mm512_fmadd_ps(ld(rr + c), _mm512_loadu_ps(&RB[c]), _mm512_loadu_ps(&RD[c]))));
+        else if (gro) _mm256_storeu_si256((__m256i*)(gro + c), gh);
         st(o + c, _mm512_fmadd_ps(gz, _mm512_loadu_ps(&A[c]), _mm512_fmadd_ps(xv, _mm512_loadu_ps(&B[c]), _mm512_loadu_ps(&D[c]))));
       }
 #endif
@@ -208,11 +244,13 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
         float xv = b2f(xr[c]);
         bool on = yr ? b2f(yr[c]) > 0.f : xv * a[c] + b[c] > 0.f;
         float gz = on ? b2f(gr[c]) : 0.f;
-        if (gro) gro[c] = on ? gr[c] : (uint16_t)0;
+        if (rr) gro[c] = f2b(gz * RA[c] + (b2f(rr[c]) * RB[c] + RD[c]));
+        else if (gro) gro[c] = on ? gr[c] : (uint16_t)0;
         o[c] = f2b(gz * A[c] + (xv * B[c] + D[c]));
       }
     }
   });
+  if (res) return {gx, gw, gb, gres, rgw, rgb};
   if (y) return {gx, gw, gb, gres};
   return {gx, gw, gb};
 }
@@ -447,28 +485,37 @@ def kernels_unavailable() -> str | None:
 
 # %% ../nbs/03a_fused.ipynb #f0a1b2d2
 class _BNReLU(torch.autograd.Function):
-    "relu(batch_norm(x) [+ residual]) with the batch's statistics, by the fused kernels (see `bn_relu`)."
+    """relu(batch_norm(x) [+ r]) with the batch's statistics, by the fused kernels (see `bn_relu`); r is the residual,
+    or `res_bn(residual)` (with its batch statistics too) when the residual branch ends in a batch norm of its own."""
     @staticmethod
-    def forward(ctx, x, weight, bias, residual, bn):
+    def forward(ctx, x, weight, bias, residual, bn, res_weight, res_bias, res_bn):
         k = _KERNELS['module']
-        mean, var = k.stats(x)
-        if bn.training: _update_running_stats(bn, mean, var, x.numel() // x.shape[1])
-        invstd = (var + bn.eps).rsqrt().float()
-        mean = mean.float()
-        scale = (weight.detach() * invstd).contiguous()
-        shift = (bias.detach() - mean * scale).contiguous()
-        y = k.apply(x, scale, shift, residual)
-        ctx.save_for_backward(x, y if residual is not None else None, scale, shift, mean, invstd, weight.detach().contiguous())
-        ctx.has_residual = residual is not None
+        n = x.numel() // x.shape[1]
+        def statistics(t, b, w, bias_):           # batch statistics; running ones updated; scale and shift of the norm
+            mean, var = k.stats(t)
+            if b.training: _update_running_stats(b, mean, var, n)
+            invstd, mean = (var + b.eps).rsqrt().float(), mean.float()
+            scale = (w.detach() * invstd).contiguous()
+            return mean, invstd, scale, (bias_.detach() - mean * scale).contiguous()
+        mean, invstd, scale, shift = statistics(x, bn, weight, bias)
+        r_saved = (None,) * 4
+        if res_bn is not None:
+            r_mean, r_invstd, r_scale, r_shift = statistics(residual, res_bn, res_weight, res_bias)
+            y = k.apply(x, scale, shift, residual, r_scale, r_shift)
+            r_saved = (residual, r_mean, r_invstd, res_weight.detach().contiguous())
+        else: y = k.apply(x, scale, shift, residual, None, None)
+        ctx.save_for_backward(x, y if residual is not None else None, scale, shift, mean, invstd, weight.detach().contiguous(), *r_saved)
+        ctx.has_residual, ctx.has_res_bn = residual is not None, res_bn is not None
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        x, y, scale, shift, mean, invstd, weight = ctx.saved_tensors
+        x, y, scale, shift, mean, invstd, weight, residual, r_mean, r_invstd, r_weight = ctx.saved_tensors
         grad = grad.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)   # e.g. the expanded gradient of a mean
-        out = _KERNELS['module'].backward(grad, x, y, scale, shift, mean, invstd, weight)
-        return out[0], out[1], out[2], (out[3] if ctx.has_residual else None), None
+        out = _KERNELS['module'].backward(grad, x, y, scale, shift, mean, invstd, weight, residual, r_mean, r_invstd, r_weight)
+        if ctx.has_res_bn: return out[0], out[1], out[2], out[3], None, out[4], out[5], None
+        return out[0], out[1], out[2], (out[3] if ctx.has_residual else None), None, None, None, None
 
 def _update_running_stats(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
     "What `nn.BatchNorm2d` does to its running statistics in training mode (the variance made unbiased)."
@@ -480,50 +527,72 @@ def _update_running_stats(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Ten
         bn.running_var.mul_(1 - m).add_((var * (n / (n - 1))).to(bn.running_var.dtype), alpha=m)
 
 class _FoldedReLU(torch.autograd.Function):
-    "Inference: relu(x * scale + shift [+ residual]) with batch norm folded into scale and shift (no gradients)."
+    "Inference: relu(x * scale + shift [+ r]) with batch norm folded into scale and shift (no gradients)."
     @staticmethod
-    def forward(ctx, x, scale, shift, residual): return _KERNELS['module'].apply(x, scale, shift, residual)
+    def forward(ctx, x, scale, shift, residual, r_scale, r_shift):
+        return _KERNELS['module'].apply(x, scale, shift, residual, r_scale, r_shift)
     @staticmethod
     def backward(ctx, grad): raise RuntimeError('the folded batch norm + ReLU is for inference only')
 
-def can_fuse(bn: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None) -> bool:
-    """Whether `bn_relu(bn, x, residual)` runs the fused kernels: a plain `nn.BatchNorm2d` with weight and bias, a
-    bfloat16 channels-last map on the CPU (what a convolution gives under CPU autocast), a residual of the same shape
-    and dtype, not under `torch.compile` (which fuses these itself), the kernels built; in training mode with batch
-    statistics (momentum set, more than one value per channel), in eval mode only without gradients (inference)."""
+def _folded(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    "Scale and shift of a batch norm with its running statistics (float32, computed in float64)."
+    invstd = (bn.running_var.double() + bn.eps).rsqrt()
+    scale = (bn.weight.double() * invstd).float().contiguous()
+    return scale, (bn.bias.double() - bn.running_mean.double() * invstd * bn.weight.double()).float().contiguous()
+
+def _kernel_bn(bn: nn.Module, x: torch.Tensor) -> bool:
+    "The conditions on one batch norm and its input, for `can_fuse`."
     if type(bn) is not nn.BatchNorm2d or not bn.affine: return False
     if x.device.type != 'cpu' or x.dtype != torch.bfloat16 or x.dim() != 4 or x.numel() == 0: return False
     if not x.is_contiguous(memory_format=torch.channels_last) or x.shape[1] != bn.num_features: return False
-    if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype or residual.device != x.device): return False
     if bn.weight.dtype != torch.float32 or bn.bias.dtype != torch.float32: return False
-    if torch.compiler.is_compiling() or torch.jit.is_scripting(): return False
     if bn.training or bn.running_mean is None:
         if bn.momentum is None or x.numel() // x.shape[1] < 2: return False
-    elif torch.is_grad_enabled() and (x.requires_grad or bn.weight.requires_grad or bn.bias.requires_grad
-                                      or (residual is not None and residual.requires_grad)): return False
+    elif torch.is_grad_enabled() and (x.requires_grad or bn.weight.requires_grad or bn.bias.requires_grad): return False
+    return True
+
+def can_fuse(bn: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None, residual_bn: nn.Module | None = None) -> bool:
+    """Whether `bn_relu(bn, x, residual, residual_bn=residual_bn)` runs the fused kernels: a plain `nn.BatchNorm2d`
+    with weight and bias, a bfloat16 channels-last map on the CPU (what a convolution gives under CPU autocast), a
+    residual of the same shape and dtype, not under `torch.compile` (which fuses these itself), the kernels built; in
+    training mode with batch statistics (momentum set, more than one value per channel), in eval mode only without
+    gradients (inference). A `residual_bn` must meet the same conditions, in the same mode as `bn`."""
+    if not _kernel_bn(bn, x): return False
+    if residual is not None and (residual.shape != x.shape or residual.dtype != x.dtype or residual.device != x.device): return False
+    if residual_bn is not None:
+        if residual is None or not _kernel_bn(residual_bn, residual): return False
+        if (bn.training or bn.running_mean is None) != (residual_bn.training or residual_bn.running_mean is None): return False
+    elif residual is not None and not (bn.training or bn.running_mean is None) and torch.is_grad_enabled() and residual.requires_grad:
+        return False
+    if torch.compiler.is_compiling() or torch.jit.is_scripting(): return False
     return load_kernels() is not None
 
-def bn_relu(bn: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None, fused: bool = True) -> torch.Tensor:
-    """`relu(bn(x) + residual)` (or `relu(bn(x))` without a residual): the end of every convolution unit of a ResNet.
-    With `fused` and where `can_fuse` allows, one kernel reads `x` (and the residual) and writes the output, and one
-    backward kernel replaces the ReLU's and the batch norm's; the residual is added in float before rounding to
-    bfloat16. Elsewhere (or with `fused=False`) it is the eager composition, an in-place ReLU included."""
-    if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
-        raise TypeError(f'bn_relu needs a batch-norm module, got {type(bn).__name__}.')
+def bn_relu(bn: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None, fused: bool = True,
+            residual_bn: nn.Module | None = None) -> torch.Tensor:
+    """`relu(bn(x) + residual)` (or `relu(bn(x))` without a residual; `relu(bn(x) + residual_bn(residual))` when the
+    residual branch ends in a batch norm of its own, as a downsample branch does): the end of every convolution unit
+    of a ResNet. With `fused` and where `can_fuse` allows, one kernel reads `x` (and the residual) and writes the
+    output, and one backward kernel replaces the ReLU's and the batch norms'; the residual is added in float before
+    rounding to bfloat16. Elsewhere (or with `fused=False`) it is the eager composition, an in-place ReLU included."""
+    for b, what in ((bn, 'a batch-norm module'), (residual_bn, 'residual_bn to be a batch-norm module or None')):
+        if b is not None and not isinstance(b, nn.modules.batchnorm._BatchNorm):
+            raise TypeError(f'bn_relu needs {what}, got {type(b).__name__}.')
+    if bn is None: raise TypeError('bn_relu needs a batch-norm module, got NoneType.')
     if residual is not None and residual.shape != x.shape:
         raise ValueError(f'The residual has shape {tuple(residual.shape)} but the batch-norm output has {tuple(x.shape)}; '
                          'give a residual of the same shape (a downsample branch makes one).')
+    if residual_bn is not None and residual is None:
+        raise ValueError('residual_bn was given without a residual to normalise; pass the residual branch\'s output too.')
     if fused and residual is not None and x.dtype == residual.dtype == torch.bfloat16 and x.is_contiguous(memory_format=torch.channels_last):
         residual = residual.contiguous(memory_format=torch.channels_last)
-    if not (fused and can_fuse(bn, x, residual)):
+    if not (fused and can_fuse(bn, x, residual, residual_bn)):
         out = bn(x)
+        if residual_bn is not None: residual = residual_bn(residual)
         return F.relu(out + residual if residual is not None else out, inplace=True)
     if bn.training or bn.running_mean is None:
-        return _BNReLU.apply(x, bn.weight, bn.bias, residual, bn)
-    invstd = (bn.running_var.double() + bn.eps).rsqrt()
-    scale = (bn.weight.double() * invstd).float().contiguous()
-    shift = (bn.bias.double() - bn.running_mean.double() * invstd * bn.weight.double()).float().contiguous()
-    return _FoldedReLU.apply(x, scale, shift, residual)
+        rw, rb = (residual_bn.weight, residual_bn.bias) if residual_bn is not None else (None, None)
+        return _BNReLU.apply(x, bn.weight, bn.bias, residual, bn, rw, rb, residual_bn)
+    return _FoldedReLU.apply(x, *_folded(bn), residual, *(_folded(residual_bn) if residual_bn is not None else (None, None)))
 
 # %% ../nbs/03a_fused.ipynb #f0a1b2e2
 class _TimedKernels:
