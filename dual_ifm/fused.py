@@ -344,6 +344,9 @@ struct Ahead {
 // grad: N x O x Ho x Wo and x: N x I x H x W, both bfloat16 channels-last, I a multiple of 16. Returns the float32
 // weight gradient, O x I x kh x kw with channels-last strides. The pixels are split into S ranges, each summed into its
 // own float32 partial (added up at the end), and, with more threads than ranges, the output channels into CB blocks.
+// Where a partial would not fit in L2 (1 MB: the wide layers) and there are at least as many output channels as input
+// ones, the threads split the output channels instead and share the pixels: each packs all of x (the smaller operand),
+// but keeps its accumulators near (10-20 % faster there).
 at::Tensor wgrad(at::Tensor g, at::Tensor x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   const int64_t I = x.dim() == 4 ? x.size(1) : 0, O = g.dim() == 4 ? g.size(1) : 0;
   check_map(x, "x", I); check_map(g, "grad", O);
@@ -360,7 +363,8 @@ at::Tensor wgrad(at::Tensor g, at::Tensor x, int64_t kh, int64_t kw, int64_t sh,
               "), got ", g.sizes());
   const int64_t P = N * Ho * Wo, taps = kh * kw, HWo = Ho * Wo, KB = WG_KB;
   const int64_t T = std::max<int64_t>(1, at::get_num_threads());
-  int64_t S = std::max<int64_t>(1, std::min<int64_t>(T, P / 1024));
+  const bool wide = O * taps * I * 4 >= (int64_t(1) << 20) && O >= I && O >= 32 * T;
+  int64_t S = wide ? 1 : std::max<int64_t>(1, std::min<int64_t>(T, P / 1024));
   while (S > 1 && S * O * taps * I * 4 > (int64_t(256) << 20)) S--;       // partials: 256 MB at most
   const int64_t OB = ((O + std::max<int64_t>(1, T / S) - 1) / std::max<int64_t>(1, T / S) + 15) / 16 * 16;
   const int64_t CB = (O + OB - 1) / OB;
