@@ -289,9 +289,9 @@ def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int
     """Turn the convolutions of `module` whose weight gradient is faster as one matrix product into `GemmGradConv2d`
     (or all of them back into `nn.Conv2d` with `enabled=False`), in place: where dual_ifm's kernel runs (and `kernel`),
     every 1x1 or strided convolution without bias, groups or dilation whose input has a multiple of 16 channels, with
-    at least `KERNEL_MIN_CHANNELS` channels in and out and `KERNEL_MIN_WEIGHT` weights; otherwise the 1x1, stride-1 ones with at
-    least `min_channels` channels in and out and `min_weight` weights (`torch.mm`). Parameters,
-    buffers and the state dict do not change. Returns the number of convolutions switched."""
+    at least `KERNEL_MIN_CHANNELS` channels in and out and `KERNEL_MIN_WEIGHT` weights; otherwise the 1x1, stride-1
+    ones with at least `min_channels` channels in and out and `min_weight` weights (`torch.mm`). Parameters, buffers
+    and the state dict do not change. Returns the number of convolutions switched."""
     if not isinstance(module, nn.Module): raise TypeError(f'gemm_weight_grads needs an nn.Module, got {type(module).__name__}.')
     if min_channels < 1 or min_weight < 1:
         raise ValueError(f'min_channels and min_weight must be at least 1, got {min_channels} and {min_weight}.')
