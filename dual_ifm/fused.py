@@ -113,9 +113,10 @@ std::vector<at::Tensor> stats(at::Tensor x) {
 }
 
 // y = relu(x * scale + shift [+ r]), computed in float, stored in bf16; r = res, or res * res_scale + res_shift when
-// those are given (the residual's own batch norm, as in a downsample branch).
-at::Tensor apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional<at::Tensor> res,
-                 c10::optional<at::Tensor> res_scale, c10::optional<at::Tensor> res_shift) {
+// those are given (the residual's own batch norm, as in a downsample branch). With keep_mask, also the ReLU's mask
+// (v > 0) as bits: one 16-bit word per 16 channels of a row, 1/16 of y's size, for the backward to read instead of y.
+std::vector<at::Tensor> apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional<at::Tensor> res,
+                              c10::optional<at::Tensor> res_scale, c10::optional<at::Tensor> res_shift, bool keep_mask) {
   const int64_t C = x.size(1); check_map(x, "x", C); check_vec(scale, "scale", C); check_vec(shift, "shift", C);
   if (res) { check_map(*res, "residual", C); TORCH_CHECK(res->sizes() == x.sizes(), "residual must have the shape of x"); }
   TORCH_CHECK(res_scale.has_value() == res_shift.has_value() && (!res_scale || res), "res_scale and res_shift come together, with a residual");
@@ -126,45 +127,56 @@ at::Tensor apply(at::Tensor x, at::Tensor scale, at::Tensor shift, c10::optional
   const uint16_t* xp = (const uint16_t*)x.data_ptr(); uint16_t* yp = (uint16_t*)y.data_ptr();
   const uint16_t* rp = res ? (const uint16_t*)res->data_ptr() : nullptr;
   const float* a = scale.data_ptr<float>(); const float* b = shift.data_ptr<float>();
+  const int64_t CM = (C + 15) / 16;
+  at::Tensor mask; uint16_t* mp = nullptr;
+  if (keep_mask) { mask = at::empty({R, CM}, at::kShort); mp = (uint16_t*)mask.data_ptr(); }
   at::parallel_for(0, R, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
       const uint16_t* xr = xp + i * C; uint16_t* yr = yp + i * C; const uint16_t* rr = rp ? rp + i * C : nullptr;
+      uint16_t* mr = mp ? mp + i * CM : nullptr;
       int64_t c = 0;
 #if VEC
       const __m512 z = _mm512_setzero_ps();
       for (; c + 16 <= C; c += 16) {
         __m512 v = _mm512_fmadd_ps(ld(xr + c), _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c));
         if (rr) v = _mm512_add_ps(v, rs ? _mm512_fmadd_ps(ld(rr + c), _mm512_loadu_ps(rs + c), _mm512_loadu_ps(rb + c)) : ld(rr + c));
+        if (mr) mr[c >> 4] = (uint16_t)_mm512_cmp_ps_mask(v, z, _CMP_GT_OQ);
         st(yr + c, _mm512_max_ps(v, z));
       }
 #endif
+      uint16_t bits = 0;
       for (; c < C; c++) {
         float v = b2f(xr[c]) * a[c] + b[c];
         if (rr) v += rs ? b2f(rr[c]) * rs[c] + rb[c] : b2f(rr[c]);
         yr[c] = f2b(v > 0.f ? v : 0.f);
+        if (v > 0.f) bits |= (uint16_t)(1u << (c & 15));
+        if (mr && ((c & 15) == 15 || c == C - 1)) { mr[c >> 4] = bits; bits = 0; }
       }
     }
   });
-  return y;
+  if (keep_mask) return {y, mask};
+  return {y};
 }
 
-// Backward of y = relu(batch_norm(x) [+ res]) with batch statistics. The ReLU mask is y > 0 when y is given (the
-// residual case), else x * scale + shift > 0 (the same float operation as the forward, so the same mask).
+// Backward of y = relu(batch_norm(x) [+ res]) with batch statistics. The ReLU mask is the forward's bits when given
+// (the residual case), else x * scale + shift > 0 (the same float operation as the forward, so the same mask).
 // With gz = the masked gradient and xhat = (x - mean) * invstd:
 //   grad bias = sum gz, grad weight = sum gz * xhat,
 //   grad x = weight * invstd * (gz - sum gz / R - xhat * sum(gz * xhat) / R) = A gz + B x + D per channel.
 // Returns grad x, grad weight, grad bias and, in the residual case, grad res (= gz). When the residual had its own batch
 // norm (res, res_mean, res_invstd, res_weight: its input and statistics), its gradient is that batch norm's backward
 // of gz, done in the same two passes, followed by that batch norm's grad weight and grad bias (= sum gz).
-std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::Tensor> y, at::Tensor scale, at::Tensor shift,
+std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::Tensor> mask, at::Tensor scale, at::Tensor shift,
                                  at::Tensor mean, at::Tensor invstd, at::Tensor weight, c10::optional<at::Tensor> res,
                                  c10::optional<at::Tensor> res_mean, c10::optional<at::Tensor> res_invstd,
                                  c10::optional<at::Tensor> res_weight) {
   const int64_t C = x.size(1); check_map(x, "x", C); check_map(g, "grad", C);
   check_vec(scale, "scale", C); check_vec(shift, "shift", C); check_vec(mean, "mean", C);
   check_vec(invstd, "invstd", C); check_vec(weight, "weight", C);
-  if (y) check_map(*y, "y", C);
-  TORCH_CHECK(!res || (y && res_mean && res_invstd && res_weight), "the residual's batch norm needs y, res_mean, res_invstd and res_weight");
+  const int64_t CM = (C + 15) / 16;
+  if (mask) TORCH_CHECK(mask->scalar_type() == at::kShort && mask->dim() == 2 && mask->size(0) * C == x.numel() && mask->size(1) == CM && mask->is_contiguous(),
+                     "mask must be the forward's int16 bits, ", x.numel() / C, " x ", CM, ", got ", mask->scalar_type(), " ", mask->sizes());
+  TORCH_CHECK(!res || (mask && res_mean && res_invstd && res_weight), "the residual's batch norm needs the mask, res_mean, res_invstd and res_weight");
   if (res) {
     check_map(*res, "residual", C); TORCH_CHECK(res->sizes() == x.sizes(), "residual must have the shape of x");
     check_vec(*res_mean, "res_mean", C); check_vec(*res_invstd, "res_invstd", C); check_vec(*res_weight, "res_weight", C);
@@ -173,18 +185,18 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
   const float* rm = res ? res_mean->data_ptr<float>() : nullptr;
   const int64_t R = x.numel() / C;
   const uint16_t* xp = (const uint16_t*)x.data_ptr(); const uint16_t* gp = (const uint16_t*)g.data_ptr();
-  const uint16_t* yp = y ? (const uint16_t*)y->data_ptr() : nullptr;
+  const uint16_t* yp = mask ? (const uint16_t*)mask->data_ptr() : nullptr;     // the mask's bits
   const float* a = scale.data_ptr<float>(); const float* b = shift.data_ptr<float>(); const float* m = mean.data_ptr<float>();
   std::vector<double> SG(C, 0.0), SX(C, 0.0), SR(C, 0.0);
   sum_rows<3>(R, C, {&SG, &SX, &SR}, [&](int64_t i, float* sg) {
-    const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * C : nullptr;
+    const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * CM : nullptr;
     const uint16_t* rr = rxp ? rxp + i * C : nullptr; float* sx = sg + C; float* sr = sg + 2 * C;
     int64_t c = 0;
 #if VEC
     const __m512 z = _mm512_setzero_ps();
     for (; c + 16 <= C; c += 16) {
       __m512 xv = ld(xr + c);
-      __mmask16 on = yr ? _mm512_cmp_ps_mask(ld(yr + c), z, _CMP_GT_OQ)
+      __mmask16 on = yr ? (__mmask16)yr[c >> 4]
                         : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
       __m512 gz = _mm512_maskz_mov_ps(on, ld(gr + c));
       _mm512_storeu_ps(sg + c, _mm512_add_ps(_mm512_loadu_ps(sg + c), gz));
@@ -194,7 +206,7 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
 #endif
     for (; c < C; c++) {
       float xv = b2f(xr[c]);
-      bool on = yr ? b2f(yr[c]) > 0.f : xv * a[c] + b[c] > 0.f;
+      bool on = yr ? (yr[c >> 4] >> (c & 15)) & 1u : xv * a[c] + b[c] > 0.f;
       float gz = on ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
       if (rr) sr[c] += gz * (b2f(rr[c]) - rm[c]);
     }
@@ -220,18 +232,18 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
   }
   auto gx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   at::Tensor gres; uint16_t* gresp = nullptr;
-  if (y) { gres = at::empty_like(x, at::MemoryFormat::ChannelsLast); gresp = (uint16_t*)gres.data_ptr(); }
+  if (mask) { gres = at::empty_like(x, at::MemoryFormat::ChannelsLast); gresp = (uint16_t*)gres.data_ptr(); }
   uint16_t* op = (uint16_t*)gx.data_ptr();
   at::parallel_for(0, R, 256, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; i++) {
-      const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * C : nullptr;
+      const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * CM : nullptr;
       uint16_t* o = op + i * C; uint16_t* gro = gresp ? gresp + i * C : nullptr; const uint16_t* rr = rxp ? rxp + i * C : nullptr;
       int64_t c = 0;
 #if VEC
       const __m512 z = _mm512_setzero_ps();
       for (; c + 16 <= C; c += 16) {
         __m512 xv = ld(xr + c);
-        __mmask16 on = yr ? _mm512_cmp_ps_mask(ld(yr + c), z, _CMP_GT_OQ)
+        __mmask16 on = yr ? (__mmask16)yr[c >> 4]
                           : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
         __m256i gh = _mm256_maskz_mov_epi16(on, _mm256_loadu_si256((const __m256i*)(gr + c)));   // masked, bit for bit
         __m512 gz = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(gh), 16));
@@ -242,7 +254,7 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
 #endif
       for (; c < C; c++) {
         float xv = b2f(xr[c]);
-        bool on = yr ? b2f(yr[c]) > 0.f : xv * a[c] + b[c] > 0.f;
+        bool on = yr ? (yr[c >> 4] >> (c & 15)) & 1u : xv * a[c] + b[c] > 0.f;
         float gz = on ? b2f(gr[c]) : 0.f;
         if (rr) gro[c] = f2b(gz * RA[c] + (b2f(rr[c]) * RB[c] + RD[c]));
         else if (gro) gro[c] = on ? gr[c] : (uint16_t)0;
@@ -251,7 +263,7 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
     }
   });
   if (res) return {gx, gw, gb, gres, rgw, rgb};
-  if (y) return {gx, gw, gb, gres};
+  if (mask) return {gx, gw, gb, gres};
   return {gx, gw, gb};
 }
 
@@ -502,22 +514,23 @@ class _BNReLU(torch.autograd.Function):
             scale = (w.detach() * invstd).contiguous()
             return mean, invstd, scale, (bias_.detach() - mean * scale).contiguous()
         mean, invstd, scale, shift = statistics(x, bn, weight, bias)
-        r_saved = (None,) * 4
+        r_saved, r_scale, r_shift = (None,) * 4, None, None
         if res_bn is not None:
             r_mean, r_invstd, r_scale, r_shift = statistics(residual, res_bn, res_weight, res_bias)
-            y = k.apply(x, scale, shift, residual, r_scale, r_shift)
             r_saved = (residual, r_mean, r_invstd, res_weight.detach().contiguous())
-        else: y = k.apply(x, scale, shift, residual, None, None)
-        ctx.save_for_backward(x, y if residual is not None else None, scale, shift, mean, invstd, weight.detach().contiguous(), *r_saved)
+        # with a residual the ReLU's mask cannot be recomputed from x alone: keep it, as bits (1/16 of y)
+        out = k.apply(x, scale, shift, residual, r_scale, r_shift, residual is not None)
+        y, mask = out[0], (out[1] if residual is not None else None)
+        ctx.save_for_backward(x, mask, scale, shift, mean, invstd, weight.detach().contiguous(), *r_saved)
         ctx.has_residual, ctx.has_res_bn = residual is not None, res_bn is not None
         return y
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        x, y, scale, shift, mean, invstd, weight, residual, r_mean, r_invstd, r_weight = ctx.saved_tensors
+        x, mask, scale, shift, mean, invstd, weight, residual, r_mean, r_invstd, r_weight = ctx.saved_tensors
         grad = grad.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)   # e.g. the expanded gradient of a mean
-        out = _KERNELS['module'].backward(grad, x, y, scale, shift, mean, invstd, weight, residual, r_mean, r_invstd, r_weight)
+        out = _KERNELS['module'].backward(grad, x, mask, scale, shift, mean, invstd, weight, residual, r_mean, r_invstd, r_weight)
         if ctx.has_res_bn: return out[0], out[1], out[2], out[3], None, out[4], out[5], None
         return out[0], out[1], out[2], (out[3] if ctx.has_residual else None), None, None, None, None
 
@@ -534,7 +547,7 @@ class _FoldedReLU(torch.autograd.Function):
     "Inference: relu(x * scale + shift [+ r]) with batch norm folded into scale and shift (no gradients)."
     @staticmethod
     def forward(ctx, x, scale, shift, residual, r_scale, r_shift):
-        return _KERNELS['module'].apply(x, scale, shift, residual, r_scale, r_shift)
+        return _KERNELS['module'].apply(x, scale, shift, residual, r_scale, r_shift, False)[0]
     @staticmethod
     def backward(ctx, grad): raise RuntimeError('the folded batch norm + ReLU is for inference only')
 
