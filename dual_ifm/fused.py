@@ -158,6 +158,29 @@ std::vector<at::Tensor> apply(at::Tensor x, at::Tensor scale, at::Tensor shift, 
   return {y};
 }
 
+#if VEC
+// The ReLU's mask for channels c..c+15 of a row: the forward's bits when kept (bits), else x * scale + shift > 0.
+static inline __mmask16 relu_on(const uint16_t* bits, int64_t c, __m512 xv, const float* a, const float* b) {
+  if (bits) return (__mmask16)bits[c >> 4];
+  return _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), _mm512_setzero_ps(), _CMP_GT_OQ);
+}
+#endif
+static inline bool relu_on1(const uint16_t* bits, int64_t c, float xv, const float* a, const float* b) {
+  return bits ? (bits[c >> 4] >> (c & 15)) & 1u : xv * a[c] + b[c] > 0.f;
+}
+
+// A batch norm's backward from its two sums SG = sum gz and SX = sum gz * (x - mean) over R rows: grad weight and grad
+// bias into gw and gb, and grad x = A gz + B x + D per channel (A, B, D in float, computed in double).
+static void bn_grad_coefficients(int64_t C, int64_t R, const std::vector<double>& SG, const std::vector<double>& SX,
+                                 const float* invstd, const float* weight, const float* mean, float* gw, float* gb,
+                                 std::vector<float>& A, std::vector<float>& B, std::vector<float>& D) {
+  for (int64_t c = 0; c < C; c++) {
+    gb[c] = (float)SG[c]; gw[c] = (float)(SX[c] * invstd[c]);
+    const double Ad = (double)weight[c] * invstd[c], Bd = -Ad * invstd[c] * invstd[c] * SX[c] / R;
+    A[c] = (float)Ad; B[c] = (float)Bd; D[c] = (float)(-Ad * SG[c] / R - Bd * mean[c]);
+  }
+}
+
 // Backward of y = relu(batch_norm(x) [+ res]) with batch statistics. The ReLU mask is the forward's bits when given
 // (the residual case), else x * scale + shift > 0 (the same float operation as the forward, so the same mask).
 // With gz = the masked gradient and xhat = (x - mean) * invstd:
@@ -193,12 +216,9 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
     const uint16_t* rr = rxp ? rxp + i * C : nullptr; float* sx = sg + C; float* sr = sg + 2 * C;
     int64_t c = 0;
 #if VEC
-    const __m512 z = _mm512_setzero_ps();
     for (; c + 16 <= C; c += 16) {
       __m512 xv = ld(xr + c);
-      __mmask16 on = yr ? (__mmask16)yr[c >> 4]
-                        : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
-      __m512 gz = _mm512_maskz_mov_ps(on, ld(gr + c));
+      __m512 gz = _mm512_maskz_mov_ps(relu_on(yr, c, xv, a, b), ld(gr + c));
       _mm512_storeu_ps(sg + c, _mm512_add_ps(_mm512_loadu_ps(sg + c), gz));
       _mm512_storeu_ps(sx + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(xv, _mm512_loadu_ps(m + c)), _mm512_loadu_ps(sx + c)));
       if (rr) _mm512_storeu_ps(sr + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(ld(rr + c), _mm512_loadu_ps(rm + c)), _mm512_loadu_ps(sr + c)));
@@ -206,29 +226,19 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
 #endif
     for (; c < C; c++) {
       float xv = b2f(xr[c]);
-      bool on = yr ? (yr[c >> 4] >> (c & 15)) & 1u : xv * a[c] + b[c] > 0.f;
-      float gz = on ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
+      float gz = relu_on1(yr, c, xv, a, b) ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
       if (rr) sr[c] += gz * (b2f(rr[c]) - rm[c]);
     }
   });
   auto gw = at::empty({C}, at::kFloat), gb = at::empty({C}, at::kFloat);
-  std::vector<float> A(C), B(C), D(C);
-  const float* is = invstd.data_ptr<float>(); const float* w = weight.data_ptr<float>();
-  for (int64_t c = 0; c < C; c++) {
-    gb.data_ptr<float>()[c] = (float)SG[c]; gw.data_ptr<float>()[c] = (float)(SX[c] * is[c]);
-    double Ad = (double)w[c] * is[c], Bd = -Ad * is[c] * is[c] * SX[c] / R;
-    A[c] = (float)Ad; B[c] = (float)Bd; D[c] = (float)(-Ad * SG[c] / R - Bd * m[c]);
-  }
-  std::vector<float> RA(C), RB(C), RD(C);                // the residual batch norm's A, B, D
+  std::vector<float> A(C), B(C), D(C), RA(C), RB(C), RD(C);     // this batch norm's A, B, D and the residual's
+  bn_grad_coefficients(C, R, SG, SX, invstd.data_ptr<float>(), weight.data_ptr<float>(), m, gw.data_ptr<float>(),
+                       gb.data_ptr<float>(), A, B, D);
   at::Tensor rgw, rgb;
-  if (res) {
+  if (res) {                                              // its grad bias is the same sum gz
     rgw = at::empty({C}, at::kFloat); rgb = at::empty({C}, at::kFloat);
-    const float* ris = res_invstd->data_ptr<float>(); const float* rw = res_weight->data_ptr<float>();
-    for (int64_t c = 0; c < C; c++) {
-      rgb.data_ptr<float>()[c] = (float)SG[c]; rgw.data_ptr<float>()[c] = (float)(SR[c] * ris[c]);
-      double Ad = (double)rw[c] * ris[c], Bd = -Ad * ris[c] * ris[c] * SR[c] / R;
-      RA[c] = (float)Ad; RB[c] = (float)Bd; RD[c] = (float)(-Ad * SG[c] / R - Bd * rm[c]);
-    }
+    bn_grad_coefficients(C, R, SG, SR, res_invstd->data_ptr<float>(), res_weight->data_ptr<float>(), rm,
+                         rgw.data_ptr<float>(), rgb.data_ptr<float>(), RA, RB, RD);
   }
   auto gx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
   at::Tensor gres; uint16_t* gresp = nullptr;
@@ -240,12 +250,9 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
       uint16_t* o = op + i * C; uint16_t* gro = gresp ? gresp + i * C : nullptr; const uint16_t* rr = rxp ? rxp + i * C : nullptr;
       int64_t c = 0;
 #if VEC
-      const __m512 z = _mm512_setzero_ps();
       for (; c + 16 <= C; c += 16) {
         __m512 xv = ld(xr + c);
-        __mmask16 on = yr ? (__mmask16)yr[c >> 4]
-                          : _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), z, _CMP_GT_OQ);
-        __m256i gh = _mm256_maskz_mov_epi16(on, _mm256_loadu_si256((const __m256i*)(gr + c)));   // masked, bit for bit
+        __m256i gh = _mm256_maskz_mov_epi16(relu_on(yr, c, xv, a, b), _mm256_loadu_si256((const __m256i*)(gr + c)));   // masked, bit for bit
         __m512 gz = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(gh), 16));
         if (rr) st(gro + c, _mm512_fmadd_ps(gz, _mm512_loadu_ps(&RA[c]), _mm512_fmadd_ps(ld(rr + c), _mm512_loadu_ps(&RB[c]), _mm512_loadu_ps(&RD[c]))));
         else if (gro) _mm256_storeu_si256((__m256i*)(gro + c), gh);
@@ -254,7 +261,7 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
 #endif
       for (; c < C; c++) {
         float xv = b2f(xr[c]);
-        bool on = yr ? (yr[c >> 4] >> (c & 15)) & 1u : xv * a[c] + b[c] > 0.f;
+        const bool on = relu_on1(yr, c, xv, a, b);
         float gz = on ? b2f(gr[c]) : 0.f;
         if (rr) gro[c] = f2b(gz * RA[c] + (b2f(rr[c]) * RB[c] + RD[c]));
         else if (gro) gro[c] = on ? gr[c] : (uint16_t)0;
