@@ -481,8 +481,8 @@ _KERNELS: dict = {}        # 'module' once built, or 'reason' why not
 
 def load_kernels(verbose: bool = False):
     """The C++ kernels (batch norm + ReLU; the weight gradient on AVX512_BF16 CPUs), compiled on first use (about 25 s,
-    then cached by torch in `~/.cache/torch_extensions`, or `$TORCH_EXTENSIONS_DIR`). Returns the extension module, or None when they cannot
-    be built here; `kernels_unavailable()` then says why. Never raises."""
+    then cached by torch in `~/.cache/torch_extensions`, or `$TORCH_EXTENSIONS_DIR`). Returns the extension module, or
+    None when they cannot be built here; `kernels_unavailable()` then says why. Never raises."""
     if 'module' in _KERNELS or 'reason' in _KERNELS: return _KERNELS.get('module')
     spec = kernel_flags()
     if spec is None:
@@ -598,10 +598,10 @@ def bn_relu(bn: nn.Module, x: torch.Tensor, residual: torch.Tensor | None = None
     of a ResNet. With `fused` and where `can_fuse` allows, one kernel reads `x` (and the residual) and writes the
     output, and one backward kernel replaces the ReLU's and the batch norms'; the residual is added in float before
     rounding to bfloat16. Elsewhere (or with `fused=False`) it is the eager composition, an in-place ReLU included."""
-    for b, what in ((bn, 'a batch-norm module'), (residual_bn, 'residual_bn to be a batch-norm module or None')):
-        if b is not None and not isinstance(b, nn.modules.batchnorm._BatchNorm):
-            raise TypeError(f'bn_relu needs {what}, got {type(b).__name__}.')
-    if bn is None: raise TypeError('bn_relu needs a batch-norm module, got NoneType.')
+    if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
+        raise TypeError(f'bn_relu needs a batch-norm module, got {type(bn).__name__}.')
+    if residual_bn is not None and not isinstance(residual_bn, nn.modules.batchnorm._BatchNorm):
+        raise TypeError(f'bn_relu needs residual_bn to be a batch-norm module or None, got {type(residual_bn).__name__}.')
     if residual is not None and residual.shape != x.shape:
         raise ValueError(f'The residual has shape {tuple(residual.shape)} but the batch-norm output has {tuple(x.shape)}; '
                          'give a residual of the same shape (a downsample branch makes one).')
