@@ -18,9 +18,9 @@ from torchvision.models.resnet import BasicBlock as _TVBasic, Bottleneck as _TVB
 from .fused import bn_relu, conv_weight_grad, kernels_unavailable, weight_grad_unavailable
 
 # %% auto #0
-__all__ = ['BACKBONES', 'KERNEL_MIN_CHANNELS', 'KERNEL_MIN_WEIGHT', 'BagNetBottleneck', 'Backbone', 'BagNet', 'ResNet',
-           'create_backbone', 'load_backbone_weights', 'measure_receptive_field', 'count_parameters', 'GemmGradConv2d',
-           'gemm_weight_grads', 'fused_bn_relu']
+__all__ = ['BACKBONES', 'KERNEL_MIN_CHANNELS', 'KERNEL_MIN_WEIGHT', 'KERNEL_MIN_CHANNELS_3X3', 'BagNetBottleneck', 'Backbone',
+           'BagNet', 'ResNet', 'create_backbone', 'load_backbone_weights', 'measure_receptive_field',
+           'count_parameters', 'GemmGradConv2d', 'gemm_weight_grads', 'fused_bn_relu']
 
 # %% ../nbs/04_backbones.ipynb #ae08d326
 def _init_weights(module: nn.Module) -> None:
@@ -251,12 +251,14 @@ def _plain_conv(m: nn.Module) -> bool:
             and m.padding_mode == 'zeros' and not isinstance(m.padding, str))
 
 KERNEL_MIN_CHANNELS, KERNEL_MIN_WEIGHT = 32, 2048   # below these oneDNN is faster (16 channels: 2-3x)
+KERNEL_MIN_CHANNELS_3X3 = 64    # a stride-1 kernel larger than 1x1: oneDNN does those well, and better at 32 channels
 
 def _kernel_eligible(m: nn.Module) -> bool:
-    "Where the kernel beats oneDNN: 1x1 or strided, at least 32 channels in and out and 2,048 weights."
+    """Where the kernel beats oneDNN: at least 32 channels in and out and 2,048 weights; 1x1 or strided, or with at least
+    64 channels in and out."""
     return (_plain_conv(m) and m.in_channels % 16 == 0 and min(m.in_channels, m.out_channels) >= KERNEL_MIN_CHANNELS
             and m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] >= KERNEL_MIN_WEIGHT
-            and (m.kernel_size == (1, 1) or m.stride != (1, 1)))     # oneDNN's stride-1 3x3 runs at 800-840 GFLOP/s
+            and (m.kernel_size == (1, 1) or m.stride != (1, 1) or min(m.in_channels, m.out_channels) >= KERNEL_MIN_CHANNELS_3X3))
 
 def _mm_eligible(m: nn.Module, min_channels: int = 1, min_weight: int = 1) -> bool:
     return (_plain_conv(m) and m.kernel_size == (1, 1) and m.stride == (1, 1) and tuple(m.padding) == (0, 0)
@@ -288,8 +290,9 @@ def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int
                       kernel: bool = True) -> int:
     """Turn the convolutions of `module` whose weight gradient is faster as one matrix product into `GemmGradConv2d`
     (or all of them back into `nn.Conv2d` with `enabled=False`), in place: where dual_ifm's kernel runs (and `kernel`),
-    every 1x1 or strided convolution without bias, groups or dilation whose input has a multiple of 16 channels, with
-    at least `KERNEL_MIN_CHANNELS` channels in and out and `KERNEL_MIN_WEIGHT` weights; otherwise the 1x1, stride-1
+    every convolution without bias, groups or dilation whose input has a multiple of 16 channels, with at least
+    `KERNEL_MIN_CHANNELS` channels in and out and `KERNEL_MIN_WEIGHT` weights, and if it is a stride-1 one larger than
+    1x1, at least `KERNEL_MIN_CHANNELS_3X3` channels in and out; otherwise the 1x1, stride-1
     ones with at least `min_channels` channels in and out and `min_weight` weights (`torch.mm`). Parameters, buffers
     and the state dict do not change. Returns the number of convolutions switched."""
     if not isinstance(module, nn.Module): raise TypeError(f'gemm_weight_grads needs an nn.Module, got {type(module).__name__}.')

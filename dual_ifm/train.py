@@ -258,7 +258,7 @@ class PretrainConfig:
     channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout'})
     compile: bool = field(default=False, metadata={'help': 'torch.compile the model (and the view kernels when views are made on the device)'})
     keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (no page faults on reallocation: BagNet-33 steps 1.4-2.2x faster at 256 px)'})
-    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, the weight gradients of the convolutions as one matrix product: dual_ifm\'s kernel with float32 sums on AVX512_BF16 CPUs, else torch.mm for the wide 1x1 ones (BagNet-33 steps about 6% faster than oneDNN\'s at 256 px; see gemm_weight_grads)'})
+    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, the weight gradients of the convolutions as one matrix product: dual_ifm\'s kernel with float32 sums on AVX512_BF16 CPUs, else torch.mm for the wide 1x1 ones (BagNet-33 steps about 8% faster than oneDNN\'s at 256 px; see gemm_weight_grads)'})
     fused_bn: bool = field(default=True, metadata={'help': 'on an AVX-512 CPU in bfloat16 and channels-last, the batch norm + ReLU (+ residual) units of the BagNet blocks as fused C++ kernels, built on first use (BagNet-33 steps about 8% faster at 256 px; see fused_bn_relu)'})
     sync_bn: bool = field(default=False, metadata={'help': 'batch-norm statistics over all processes'})
     clip_grad: float | None = field(default=None, metadata={'help': 'clip the gradient norm to this value'})
