@@ -10,7 +10,7 @@ import platform
 import resource
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -554,7 +554,7 @@ def run_bench(cfg: BenchConfig) -> pd.DataFrame:
             return r, r['peak_mem_mb']
         rows = [{'section': 'step', **r} for r in _repeated_steps(cfg, sizes, measure)]
         dist.barrier(); dist.destroy_process_group()
-        if int(os.environ.get('RANK', 0)) != 0: return pd.DataFrame(rows)
+        if int(os.environ.get('RANK', 0)) != 0: return _report(replace(cfg, out=None), pd.DataFrame(rows), echo=False)   # the same table, unprinted
         return _report(cfg, pd.DataFrame(rows))
     from tqdm import tqdm
     todo = list(dict.fromkeys(cfg.sections))
