@@ -31,7 +31,7 @@ _SOURCE = r'''
 #include <immintrin.h>
 #define VEC 1
 #else
-#define VEC 0
+#error "the fused kernels are written for AVX-512 (F, BW and VL); load_kernels builds them only for CPUs that have it"
 #endif
 
 static inline float b2f(uint16_t h) { uint32_t u = ((uint32_t)h) << 16; float f; std::memcpy(&f, &u, 4); return f; }
@@ -68,17 +68,41 @@ static void check_vec(const at::Tensor& t, const char* name, int64_t C) {
               name, " must be a contiguous float32 vector of ", C, " values");
 }
 
-// K per-channel sums over all R rows into *out[0..K) (float64): row(i, s) adds row i's terms to the float sums
-// s[k * C + c], which go into float64 every CHUNK rows, per thread, and then across threads.
-template <int K, typename RowFn>
-static void sum_rows(int64_t R, int64_t C, std::array<std::vector<double>*, K> out, const RowFn& row) {
+// K per-channel sums over all R rows into *out[0..K) (float64), rows read in order. Wide rows: row(i, s) adds row i's
+// terms to the float sums s[k * C + c] (in L1). Narrow rows (C <= 128 channels, whole vectors of 16): vec(i, c, a) adds
+// the terms of channels c..c+15 to the float vectors a[0..K), which stay in registers over CHUNK rows; as sums in memory
+// they would wait on their own previous row's store (about twice as slow at 64 channels). Either way the float sums go
+// into float64 every CHUNK rows, per thread, and then across threads.
+template <int K, int NV, typename VecFn>
+static inline void sum_narrow(int64_t r0, int64_t r1, float* s, const VecFn& vec) {
+  __m512 acc[NV][K];
+  for (int v = 0; v < NV; v++) for (int k = 0; k < K; k++) acc[v][k] = _mm512_setzero_ps();
+  for (int64_t i = r0; i < r1; i++) for (int v = 0; v < NV; v++) vec(i, 16 * v, acc[v]);
+  for (int v = 0; v < NV; v++) for (int k = 0; k < K; k++) _mm512_storeu_ps(s + k * NV * 16 + 16 * v, acc[v][k]);
+}
+template <int K, typename RowFn, typename VecFn>
+static void sum_rows(int64_t R, int64_t C, std::array<std::vector<double>*, K> out, const RowFn& row, const VecFn& vec) {
   std::mutex mu;
+  const bool narrow = C % 16 == 0 && C <= 128;
   at::parallel_for(0, (R + CHUNK - 1) / CHUNK, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> s(K * C); std::vector<double> ls(K * C, 0.0);
     for (int64_t blk = b0; blk < b1; blk++) {
-      std::fill(s.begin(), s.end(), 0.f);
-      const int64_t end = std::min(R, (blk + 1) * CHUNK);
-      for (int64_t i = blk * CHUNK; i < end; i++) row(i, s.data());
+      const int64_t r0 = blk * CHUNK, r1 = std::min(R, r0 + CHUNK);
+      if (narrow) {
+        switch (C / 16) {
+          case 8: sum_narrow<K, 8>(r0, r1, s.data(), vec); break;
+          case 7: sum_narrow<K, 7>(r0, r1, s.data(), vec); break;
+          case 6: sum_narrow<K, 6>(r0, r1, s.data(), vec); break;
+          case 5: sum_narrow<K, 5>(r0, r1, s.data(), vec); break;
+          case 4: sum_narrow<K, 4>(r0, r1, s.data(), vec); break;
+          case 3: sum_narrow<K, 3>(r0, r1, s.data(), vec); break;
+          case 2: sum_narrow<K, 2>(r0, r1, s.data(), vec); break;
+          default: sum_narrow<K, 1>(r0, r1, s.data(), vec); break;
+        }
+      } else {
+        std::fill(s.begin(), s.end(), 0.f);
+        for (int64_t i = r0; i < r1; i++) row(i, s.data());
+      }
       for (int64_t j = 0; j < K * C; j++) ls[j] += s[j];
     }
     std::lock_guard<std::mutex> lock(mu);
@@ -105,6 +129,9 @@ std::vector<at::Tensor> stats(at::Tensor x) {
     }
 #endif
     for (; c < C; c++) { float d = b2f(row[c]) - k[c]; s[c] += d; q[c] += d * d; }
+  }, [&](int64_t i, int64_t c, __m512* a) {
+    const __m512 d = _mm512_sub_ps(ld(xp + i * C + c), _mm512_loadu_ps(&k[c]));
+    a[0] = _mm512_add_ps(a[0], d); a[1] = _mm512_fmadd_ps(d, d, a[1]);
   });
   auto mean = at::empty({C}, at::kDouble), var = at::empty({C}, at::kDouble);
   double* mp = mean.data_ptr<double>(); double* vp = var.data_ptr<double>();
@@ -229,6 +256,12 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
       float gz = relu_on1(yr, c, xv, a, b) ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
       if (rr) sr[c] += gz * (b2f(rr[c]) - rm[c]);
     }
+  }, [&](int64_t i, int64_t c, __m512* acc) {
+    const __m512 xv = ld(xp + i * C + c);
+    const __m512 gz = _mm512_maskz_mov_ps(relu_on(yp ? yp + i * CM : nullptr, c, xv, a, b), ld(gp + i * C + c));
+    acc[0] = _mm512_add_ps(acc[0], gz);
+    acc[1] = _mm512_fmadd_ps(gz, _mm512_sub_ps(xv, _mm512_loadu_ps(m + c)), acc[1]);
+    if (rxp) acc[2] = _mm512_fmadd_ps(gz, _mm512_sub_ps(ld(rxp + i * C + c), _mm512_loadu_ps(rm + c)), acc[2]);
   });
   auto gw = at::empty({C}, at::kFloat), gb = at::empty({C}, at::kFloat);
   std::vector<float> A(C), B(C), D(C), RA(C), RB(C), RD(C);     // this batch norm's A, B, D and the residual's
