@@ -9,7 +9,6 @@ import os
 import platform
 import resource
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 import torch
 
 from .backbones import fused_bn_relu, gemm_weight_grads
-from .core import compile_quietly, huge_pages_env, keep_freed_memory, save_json, without_huge_pages
+from .core import compile_quietly, keep_freed_memory, save_json
 from .fused import timed_kernels
 from .losses import cauchy_infonce
 from .model import DualIFM
@@ -443,7 +442,6 @@ class BenchConfig:
     loss_batches: list[int] = field(default_factory=lambda: [1024, 4096, 8192], metadata={'help': 'global batch sizes of the loss measurement'})
     threads: int | None = field(default=None, metadata={'help': 'torch CPU threads (default: all)'})
     isolate: bool = field(default=True, metadata={'help': "each measurement in its own process (its own peak memory and allocator setting); without it the peak of a row measured on the CPU is the process's so far (GPU rows keep their own)"})
-    huge_pages: bool = field(default=True, metadata={'help': "our ways' processes with glibc's heap on transparent huge pages, as the training commands run (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; the published ways never; isolated measurements only)"})
     keep_going: bool = field(default=True, metadata={'help': 'a measurement that fails becomes a "failed" row with its error and the rest still run (exit status 1)'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
     out: Path | None = field(default=None, metadata={'help': 'also write the table as JSON here'})
@@ -467,22 +465,8 @@ class BenchConfig:
         if self.quick:
             self.steps, self.warmup, self.photos = 1, 2, min(self.photos, 64)
 
-@contextmanager
-def _environment(env: dict | None):
-    "os.environ is `env` within the block (for the processes started there); None leaves it as it is."
-    if env is None: yield; return
-    old = dict(os.environ)
-    os.environ.clear(); os.environ.update(env)
-    try: yield
-    finally: os.environ.clear(); os.environ.update(old)
-
-def _measure(cfg: BenchConfig, fn, *args, huge_pages: bool | None = None, **kwargs) -> tuple:
-    """`fn(*args, **kwargs)` and the peak resident memory, in a process of its own with `cfg.isolate`: one started with
-    glibc's heap on huge pages (`huge_pages=True`: ours, as `dual-ifm pretrain` runs), one with glibc's default heap
-    (False: the published way), or one with this process's environment (None)."""
-    if cfg.isolate:
-        env = None if huge_pages is None else huge_pages_env() if huge_pages else without_huge_pages()
-        with _environment(env): return isolated(fn, *args, **kwargs)
+def _measure(cfg: BenchConfig, fn, *args, **kwargs) -> tuple:
+    if cfg.isolate: return isolated(fn, *args, **kwargs)
     res = fn(*args, **kwargs)
     return res, _peak_rss_mb()
 
@@ -596,7 +580,7 @@ def _measure_section(cfg: BenchConfig, sec: str, rows: list, tmp: Path, sizes: l
         imgs = photos(cfg.photos, cfg.pipeline_size)
         for way in AUGMENT_WAYS:          # each in its own process: the published way with the default allocator
             got = attempt(sec, way, _measure, cfg, time_augment, imgs, cfg.workers, 32, 2 if cfg.quick else 3, threads=cfg.threads,
-                          device=cfg.device, ways=[way], huge_pages=cfg.huge_pages and not way.startswith('published'))
+                          device=cfg.device, ways=[way])
             if got: rows += [{'section': sec, **r, 'peak_mem_mb': got[1]} for r in got[0]]
     elif sec == 'decode':
         files, cache = _cache_of(photos(cfg.photos, cfg.pipeline_size), tmp / 'decode')
@@ -609,7 +593,7 @@ def _measure_section(cfg: BenchConfig, sec: str, rows: list, tmp: Path, sizes: l
             flops[w, s] = got[0] if got else float('nan')
         def measure(w, s, m):
             r, rss = _measure(cfg, _with_threads, time_training_step, cfg.threads, cfg.backbone, w, s, cfg.batch, m,
-                              cfg.steps, cfg.warmup, cfg.device, huge_pages=cfg.huge_pages and STEP_MODES[m][3])
+                              cfg.steps, cfg.warmup, cfg.device)
             return r, r['peak_mem_mb'] if dev.startswith('cuda') else rss
         rows += [{'section': sec, **r, 'gflop_per_img': flops[r['width'], r['image_size']] / 1e9}
                  for r in _repeated_steps(cfg, sizes, measure)]
@@ -625,16 +609,16 @@ def _measure_section(cfg: BenchConfig, sec: str, rows: list, tmp: Path, sizes: l
         if got: rows.append({'section': sec, 'what': 'copy 256 MB', 'way': 'memory', 'GB/s': got[0], 'peak_mem_mb': got[1]})
     elif sec == 'anatomy':            # the first width and size (BagNet-33 at 256 px by default)
         got = attempt(sec, cfg.anatomy_mode, _measure, cfg, _with_threads, step_anatomy, cfg.threads, cfg.backbone, cfg.width[0], sizes[0],
-                      cfg.batch, cfg.anatomy_mode, cfg.steps, cfg.warmup, cfg.device, huge_pages=cfg.huge_pages)
+                      cfg.batch, cfg.anatomy_mode, cfg.steps, cfg.warmup, cfg.device)
         if got: rows += [{'section': sec, **r, 'peak_mem_mb': got[1]} for r in got[0]]
     elif sec == 'epoch':
         got = attempt(sec, 'epoch', _measure, cfg, time_epoch, photos(cfg.photos * 2, cfg.epoch_size), cfg.epoch_width, 32, cfg.workers, 1,
-                      cfg.threads, cfg.device, huge_pages=cfg.huge_pages)
+                      cfg.threads, cfg.device)
         if got: rows += [{'section': sec, **r, 'peak_mem_mb': got[1]} for r in got[0]]
     elif sec == 'loss':
         for b in cfg.loss_batches:
             got = attempt(sec, f'global batch {b}', _measure, cfg, _with_threads, time_loss, cfg.threads, b, 128, 'cauchy', cfg.device, True,
-                          1 if cfg.quick else 2, huge_pages=cfg.huge_pages)
+                          1 if cfg.quick else 2)
             if got: rows.append({'section': sec, **got[0], 'peak_mem_mb': got[0]['peak_mem_mb'] if dev.startswith('cuda') else got[1]})
 
 def _share(x: float) -> str:

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 import dual_ifm
-from .core import add_config_args, config_from_args, load_json, restart_with_huge_pages
+from .core import add_config_args, config_from_args, load_json
 from .data import DATASETS, DatasetError, FundusDataset, _found_datasets, available_sizes, dataset_folder, get_spec
 
 # %% auto #0
-__all__ = ['COMMANDS', 'DESCRIPTION', 'HUGE_PAGE_COMMANDS', 'Command', 'register_command', 'CacheConfig', 'InfoConfig',
-           'dataset_report', 'DatasetsConfig', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'DESCRIPTION', 'Command', 'register_command', 'CacheConfig', 'InfoConfig', 'dataset_report',
+           'DatasetsConfig', 'build_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #71baff24
 @dataclass
@@ -111,7 +111,7 @@ register_command(Command(
     _run_bench,
     'Measure in one run, on the same photographs: views/s of the published per-photograph PIL augmentation against our batched '
     'one, eager and compiled (same workers); decoding with PIL, torchvision.io and the uint8 cache; the training step in float32 '
-    '(the published way) and ours (freed memory kept on huge pages, channels-last, bfloat16, compiled), with its FLOP rate against the '
+    '(the published way) and ours (freed memory kept, channels-last, bfloat16, compiled), with its FLOP rate against the '
     'measured matrix-product peak (--repeats N: each mode N times, median and range); the machine\'s memory copy rate; where '
     'our step\'s time goes by kind of operation (anatomy); one epoch end to end '
     '(loader, step, bottleneck); the loss at global batch 1024-8192. Every row has its peak memory. Prints one table. '
@@ -307,16 +307,11 @@ A BagNet-33 encoder pretrained with contrastive learning (SimCLR, then t-SimCNE)
 a 2-D map of a whole dataset drawn by its own projection layer, and sparse class-evidence maps for every image
 whose spatial mean is the prediction. These commands prepare data and run each step of the method."""
 
-HUGE_PAGE_COMMANDS = ('pretrain', 'finetune', 'linear-probe', 'align', 'demo')     # started again with huge pages (restart_with_huge_pages)
-
 def build_parser() -> argparse.ArgumentParser:
     "The `dual-ifm` argument parser with one sub-parser per registered command."
     fmt = lambda prog: argparse.RawDescriptionHelpFormatter(prog, max_help_position=36, width=110)
     p = argparse.ArgumentParser(prog='dual-ifm', description=DESCRIPTION, formatter_class=fmt,
-                                epilog='Run `dual-ifm <command> --help` for the options of a command.\n\n'
-                                       'The commands that train (' + ', '.join(HUGE_PAGE_COMMANDS) + ') restart themselves once '
-                                       'with glibc\'s heap on\ntransparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; '
-                                       'CPU steps about 4% faster); DUAL_IFM_HUGE_PAGES=0\nturns that off.')
+                                epilog='Run `dual-ifm <command> --help` for the options of a command.')
     p.add_argument('--version', action='version', version=f'dual-ifm {dual_ifm.__version__}')
     p.add_argument('--traceback', action='store_true', help='show the full traceback when a command fails')
     sub = p.add_subparsers(dest='command', metavar='<command>', title='commands')
@@ -335,7 +330,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(); return 1
     cmd = COMMANDS[args.command]
-    if argv is None and cmd.name in HUGE_PAGE_COMMANDS: restart_with_huge_pages()    # a process of its own: once, first thing
     try:
         cfg = config_from_args(cmd.config, args)
         return int(cmd.run(cfg) or 0)

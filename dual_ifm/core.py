@@ -26,8 +26,7 @@ from tqdm import tqdm
 # %% auto #0
 __all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
            'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'default_workers',
-           'parallel_map', 'show_jpeg', 'seed_everything', 'keep_freed_memory', 'huge_pages_env', 'without_huge_pages',
-           'restart_with_huge_pages', 'compile_quietly']
+           'parallel_map', 'show_jpeg', 'seed_everything', 'keep_freed_memory', 'compile_quietly']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -291,55 +290,6 @@ def keep_freed_memory() -> bool:
     if mallopt is None: return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(_M_TOP_PAD, 64 << 20))
-
-# %% ../nbs/00_core.ipynb #hp000002
-_HUGETLB = 'glibc.malloc.hugetlb'
-
-def _glibc_version() -> tuple[int, int] | None:
-    "(major, minor) of the C library when it is glibc, else None."
-    try: name, ver = os.confstr('CS_GNU_LIBC_VERSION').split()
-    except (ValueError, OSError, AttributeError): return None
-    try: return (int(ver.split('.')[0]), int(ver.split('.')[1])) if name == 'glibc' else None
-    except (IndexError, ValueError): return None
-
-def _thp_mode() -> str | None:
-    "The kernel's transparent-huge-page mode (always, madvise or never), or None where it cannot be read."
-    try: text = Path('/sys/kernel/mm/transparent_hugepage/enabled').read_text()
-    except OSError: return None
-    return text.split('[', 1)[1].split(']', 1)[0] if '[' in text and ']' in text else None
-
-def huge_pages_env(environ=None, glibc: tuple[int, int] | None = ..., thp: str | None = ...) -> dict | None:
-    """A copy of `environ` (default: this process's) in which glibc's malloc backs the heap with transparent huge
-    pages (`GLIBC_TUNABLES` with `glibc.malloc.hugetlb=1`), for a process started with it. None where that would
-    change nothing or cannot work: not glibc 2.35 or later, transparent huge pages off (`never`) or unknown,
-    `glibc.malloc.hugetlb` already in `GLIBC_TUNABLES` (whatever its value), or `DUAL_IFM_HUGE_PAGES=0`. `glibc` and
-    `thp` stand in for this machine's C library version and kernel mode (tests)."""
-    env = dict(os.environ if environ is None else environ)
-    glibc = _glibc_version() if glibc is ... else glibc
-    thp = _thp_mode() if thp is ... else thp
-    if env.get('DUAL_IFM_HUGE_PAGES', '1').strip() in ('0', 'false', 'no', 'off'): return None
-    if glibc is None or glibc < (2, 35) or thp not in ('always', 'madvise'): return None
-    tunables = [t for t in env.get('GLIBC_TUNABLES', '').split(':') if t]
-    if any(t.split('=')[0] == _HUGETLB for t in tunables): return None
-    env['GLIBC_TUNABLES'] = ':'.join(tunables + [f'{_HUGETLB}=1'])
-    return env
-
-def without_huge_pages(environ=None) -> dict:
-    "A copy of `environ` (default: this process's) without `glibc.malloc.hugetlb` in `GLIBC_TUNABLES`: glibc's default heap."
-    env = dict(os.environ if environ is None else environ)
-    tunables = [t for t in env.get('GLIBC_TUNABLES', '').split(':') if t and t.split('=')[0] != _HUGETLB]
-    if tunables: env['GLIBC_TUNABLES'] = ':'.join(tunables)
-    else: env.pop('GLIBC_TUNABLES', None)
-    return env
-
-def restart_with_huge_pages() -> None:
-    """Replace this process by the same command started again with `huge_pages_env()` (same interpreter, arguments,
-    process id and open files; this call then never returns). Does nothing where `huge_pages_env()` is None, which
-    includes the restarted process itself. Call it first thing, before any work is done."""
-    env = huge_pages_env()
-    if env is None: return
-    sys.stdout.flush(); sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
 
 # %% ../nbs/00_core.ipynb #e4b9f3cd
 def compile_quietly(fn, **kwargs):
