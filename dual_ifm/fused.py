@@ -29,7 +29,6 @@ _SOURCE = r'''
 #include <vector>
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #include <immintrin.h>
-#define VEC 1
 #else
 #error "the fused kernels are written for AVX-512 (F, BW and VL); load_kernels builds them only for CPUs that have it"
 #endif
@@ -40,7 +39,6 @@ static inline uint16_t f2b(float f) {            // round to nearest even, as c1
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
   u += 0x7fffu + ((u >> 16) & 1u); return (uint16_t)(u >> 16);
 }
-#if VEC
 static inline __m512 ld(const uint16_t* p) {       // 16 bf16 -> 16 float
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
 }
@@ -54,7 +52,6 @@ static inline void st(uint16_t* p, __m512 v) {     // 16 float -> 16 bf16, round
   _mm256_storeu_si256((__m256i*)p, _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
 #endif
 }
-#endif
 
 static const int64_t CHUNK = 128;   // rows whose sums stay in float before they are added up in double
 
@@ -121,13 +118,11 @@ std::vector<at::Tensor> stats(at::Tensor x) {
   std::vector<double> S(C, 0.0), Q(C, 0.0);
   sum_rows<2>(R, C, {&S, &Q}, [&](int64_t i, float* s) {
     const uint16_t* row = xp + i * C; float* q = s + C; int64_t c = 0;
-#if VEC
     for (; c + 16 <= C; c += 16) {
       __m512 d = _mm512_sub_ps(ld(row + c), _mm512_loadu_ps(&k[c]));
       _mm512_storeu_ps(s + c, _mm512_add_ps(_mm512_loadu_ps(s + c), d));
       _mm512_storeu_ps(q + c, _mm512_fmadd_ps(d, d, _mm512_loadu_ps(q + c)));
     }
-#endif
     for (; c < C; c++) { float d = b2f(row[c]) - k[c]; s[c] += d; q[c] += d * d; }
   }, [&](int64_t i, int64_t c, __m512* a) {
     const __m512 d = _mm512_sub_ps(ld(xp + i * C + c), _mm512_loadu_ps(&k[c]));
@@ -162,7 +157,6 @@ std::vector<at::Tensor> apply(at::Tensor x, at::Tensor scale, at::Tensor shift, 
       const uint16_t* xr = xp + i * C; uint16_t* yr = yp + i * C; const uint16_t* rr = rp ? rp + i * C : nullptr;
       uint16_t* mr = mp ? mp + i * CM : nullptr;
       int64_t c = 0;
-#if VEC
       const __m512 z = _mm512_setzero_ps();
       for (; c + 16 <= C; c += 16) {
         __m512 v = _mm512_fmadd_ps(ld(xr + c), _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c));
@@ -170,7 +164,6 @@ std::vector<at::Tensor> apply(at::Tensor x, at::Tensor scale, at::Tensor shift, 
         if (mr) mr[c >> 4] = (uint16_t)_mm512_cmp_ps_mask(v, z, _CMP_GT_OQ);
         st(yr + c, _mm512_max_ps(v, z));
       }
-#endif
       uint16_t bits = 0;
       for (; c < C; c++) {
         float v = b2f(xr[c]) * a[c] + b[c];
@@ -185,13 +178,11 @@ std::vector<at::Tensor> apply(at::Tensor x, at::Tensor scale, at::Tensor shift, 
   return {y};
 }
 
-#if VEC
 // The ReLU's mask for channels c..c+15 of a row: the forward's bits when kept (bits), else x * scale + shift > 0.
 static inline __mmask16 relu_on(const uint16_t* bits, int64_t c, __m512 xv, const float* a, const float* b) {
   if (bits) return (__mmask16)bits[c >> 4];
   return _mm512_cmp_ps_mask(_mm512_fmadd_ps(xv, _mm512_loadu_ps(a + c), _mm512_loadu_ps(b + c)), _mm512_setzero_ps(), _CMP_GT_OQ);
 }
-#endif
 static inline bool relu_on1(const uint16_t* bits, int64_t c, float xv, const float* a, const float* b) {
   return bits ? (bits[c >> 4] >> (c & 15)) & 1u : xv * a[c] + b[c] > 0.f;
 }
@@ -242,7 +233,6 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
     const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * CM : nullptr;
     const uint16_t* rr = rxp ? rxp + i * C : nullptr; float* sx = sg + C; float* sr = sg + 2 * C;
     int64_t c = 0;
-#if VEC
     for (; c + 16 <= C; c += 16) {
       __m512 xv = ld(xr + c);
       __m512 gz = _mm512_maskz_mov_ps(relu_on(yr, c, xv, a, b), ld(gr + c));
@@ -250,7 +240,6 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
       _mm512_storeu_ps(sx + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(xv, _mm512_loadu_ps(m + c)), _mm512_loadu_ps(sx + c)));
       if (rr) _mm512_storeu_ps(sr + c, _mm512_fmadd_ps(gz, _mm512_sub_ps(ld(rr + c), _mm512_loadu_ps(rm + c)), _mm512_loadu_ps(sr + c)));
     }
-#endif
     for (; c < C; c++) {
       float xv = b2f(xr[c]);
       float gz = relu_on1(yr, c, xv, a, b) ? b2f(gr[c]) : 0.f; sg[c] += gz; sx[c] += gz * (xv - m[c]);
@@ -282,7 +271,6 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
       const uint16_t* xr = xp + i * C; const uint16_t* gr = gp + i * C; const uint16_t* yr = yp ? yp + i * CM : nullptr;
       uint16_t* o = op + i * C; uint16_t* gro = gresp ? gresp + i * C : nullptr; const uint16_t* rr = rxp ? rxp + i * C : nullptr;
       int64_t c = 0;
-#if VEC
       for (; c + 16 <= C; c += 16) {
         __m512 xv = ld(xr + c);
         __m256i gh = _mm256_maskz_mov_epi16(relu_on(yr, c, xv, a, b), _mm256_loadu_si256((const __m256i*)(gr + c)));   // masked, bit for bit
@@ -291,7 +279,6 @@ std::vector<at::Tensor> backward(at::Tensor g, at::Tensor x, c10::optional<at::T
         else if (gro) _mm256_storeu_si256((__m256i*)(gro + c), gh);
         st(o + c, _mm512_fmadd_ps(gz, _mm512_loadu_ps(&A[c]), _mm512_fmadd_ps(xv, _mm512_loadu_ps(&B[c]), _mm512_loadu_ps(&D[c]))));
       }
-#endif
       for (; c < C; c++) {
         float xv = b2f(xr[c]);
         const bool on = relu_on1(yr, c, xv, a, b);
