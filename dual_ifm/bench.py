@@ -23,9 +23,9 @@ from .losses import cauchy_infonce
 from .model import DualIFM
 
 # %% auto #0
-__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'EAGER_MODES', 'ANATOMY_KINDS', 'SECTIONS', 'time_training_step', 'isolated',
-           'bench_images', 'time_augment', 'time_decode', 'time_loss', 'matmul_rate', 'memory_rate', 'step_flops',
-           'step_anatomy', 'time_epoch', 'BenchConfig', 'run_bench']
+__all__ = ['STEP_MODES', 'AUGMENT_WAYS', 'EAGER_MODES', 'ANATOMY_KINDS', 'SECTIONS', 'QUICK_MODES', 'time_training_step',
+           'isolated', 'bench_images', 'time_augment', 'time_decode', 'time_loss', 'matmul_rate', 'memory_rate',
+           'step_flops', 'step_anatomy', 'time_epoch', 'BenchConfig', 'run_bench']
 
 # %% ../nbs/90_bench.ipynb #da55e978
 STEP_MODES = {  # name: (channels_last, bf16 autocast, torch.compile, ours: freed memory kept on a CPU + fused SGD + GEMM weight gradients + fused batch norm/ReLU)
@@ -76,10 +76,17 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
                        mode: str = 'fp32 (published)', steps: int = 2, warmup: int = 1, device: str | None = None,
                        embedding_dim: int = 128, seed: int = 0) -> dict:
     """Time `steps` training steps (after `warmup` ones) of `backbone` + projector on a `batch` of images (two views of batch/2).
-    Under torchrun the batch is global: each process takes its share, DDP averages the gradients, negatives come from all ranks."""
+    Under torchrun the batch is global: each process takes its share, DDP averages the gradients, negatives come from all ranks.
+    The row also has the time of the first warm-up step (`first_step_s`), to compare with the settled steps."""
     import torch.distributed as dist
     step, dev, world = _training_step(backbone, width, image_size, batch, mode, device, embedding_dim, seed)
-    for _ in range(warmup): step()
+    first = float('nan')
+    for i in range(warmup):
+        t = time.perf_counter(); loss = step()
+        if i == 0:
+            loss.item()
+            if dev.type == 'cuda': torch.cuda.synchronize()
+            first = time.perf_counter() - t
     if dev.type == 'cuda': torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
     if world > 1: dist.barrier()
     t = time.perf_counter()
@@ -89,7 +96,7 @@ def time_training_step(backbone: str = 'bagnet33', width: float = 1.0, image_siz
     if world > 1: dist.barrier()
     sec = (time.perf_counter() - t) / steps
     return {'backbone': backbone, 'width': width, 'image_size': image_size, 'batch': batch, 'mode': mode, 'device': str(dev),
-            'processes': world, 'threads': torch.get_num_threads(), 's/step': sec, 'img/s': batch / sec,
+            'processes': world, 'threads': torch.get_num_threads(), 's/step': sec, 'img/s': batch / sec, 'first_step_s': first,
             'peak_mem_mb': (torch.cuda.max_memory_allocated() / 2**20) if dev.type == 'cuda' else _peak_rss_mb()}
 
 # %% ../nbs/90_bench.ipynb #fba10423
@@ -418,12 +425,13 @@ def time_epoch(images, width: float = 0.25, batch: int = 32, workers: int = 2, e
 
 # %% ../nbs/90_bench.ipynb #fcf97d96
 SECTIONS = ('augment', 'decode', 'step', 'matmul', 'anatomy', 'epoch', 'loss')
+QUICK_MODES = ('fp32 (published)', 'fp32 (published) + kept memory', 'bf16 channels-last')    # the step modes of --quick
 
 @dataclass
 class BenchConfig:
     "Settings of `dual-ifm bench`."
     sections: list[str] = field(default_factory=lambda: list(SECTIONS), metadata={'help': f'what to measure, in this order: {", ".join(SECTIONS)}'})
-    quick: bool = field(default=False, metadata={'help': 'shorter measurements (a few minutes on 2 cores)'})
+    quick: bool = field(default=False, metadata={'help': 'shorter measurements (about 6.5 minutes on 2 cores): fewer photographs, 2 timed steps, and unless --modes is given only the step modes ' + ', '.join(QUICK_MODES)})
     backbone: str = field(default='bagnet33', metadata={'help': 'backbone of the step measurement'})
     width: list[float] = field(default_factory=lambda: [1.0, 0.25], metadata={'help': 'width multiplier(s) of the step, e.g. 1,0.25'})
     image_size: list[int] = field(default_factory=lambda: [256, 128], metadata={'help': 'image size(s) in px, one per width'})
@@ -432,7 +440,7 @@ class BenchConfig:
     anatomy_mode: str = field(default='bf16 channels-last', metadata={'help': "step mode whose time is split by kind of operation (section 'anatomy'; an eager mode)"})
     steps: int = field(default=3, metadata={'help': 'timed steps per step measurement'})
     repeats: int = field(default=1, metadata={'help': 'step measurements per mode, each in its own process, the modes taking turns; the table shows the median and the range'})
-    warmup: int = field(default=3, metadata={'help': 'untimed steps first (kept memory settles after a few steps)'})
+    warmup: int = field(default=12, metadata={'help': "untimed steps first: the published step gets faster over its first ten or so (glibc maps fewer of its tensors afresh), ours over its first five (the kept heap stops growing); 3 is enough on a GPU"})
     workers: int = field(default=2, metadata={'help': 'DataLoader worker processes (the same for both pipelines)'})
     photos: int = field(default=128, metadata={'help': 'synthetic photographs for the pipeline measurements'})
     pipeline_size: int = field(default=256, metadata={'help': 'photograph size of the augmentation and decoding measurements'})
@@ -463,7 +471,8 @@ class BenchConfig:
         if len(self.image_size) not in (1, len(self.width)):
             raise ValueError(f'give one image size or one per width: {len(self.width)} width(s), {len(self.image_size)} size(s).')
         if self.quick:
-            self.steps, self.warmup, self.photos = 1, 2, min(self.photos, 64)
+            self.steps, self.photos = 2, min(self.photos, 64)
+            if self.modes == list(STEP_MODES): self.modes = list(QUICK_MODES)
 
 def _measure(cfg: BenchConfig, fn, *args, **kwargs) -> tuple:
     if cfg.isolate: return isolated(fn, *args, **kwargs)
@@ -667,6 +676,8 @@ def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: b
                         rate = r['img/s'] * r['gflop_per_img']
                         ref, dt = reference(r['mode'])
                         note = _flop_rate(rate) + (f" = {_share(rate / ref)} of the {dt} matmul peak" if ref else '')
+                    if r.get('first_step_s', float('nan')) == r.get('first_step_s') and cfg.warmup > 1:
+                        note += f"{'; ' if note else ''}first step {r['first_step_s']:.3g} s"
                     if r.get('repeats', 1) > 1:
                         note += f"{'; ' if note else ''}median of {int(r['repeats'])} runs ({min(r['runs_img/s']):.3g}-{max(r['runs_img/s']):.3g} img/s)"
                     lines.append((sec, r['mode'], f"{r['backbone']} w{w:g} {int(s)}px b{int(r['batch'])} {int(r['processes'])}p {int(r['threads'])}t",
