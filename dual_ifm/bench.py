@@ -676,7 +676,7 @@ def _report(cfg: BenchConfig, df: pd.DataFrame, state: str = 'complete', echo: b
                         rate = r['img/s'] * r['gflop_per_img']
                         ref, dt = reference(r['mode'])
                         note = _flop_rate(rate) + (f" = {_share(rate / ref)} of the {dt} matmul peak" if ref else '')
-                    if r.get('first_step_s', float('nan')) == r.get('first_step_s') and cfg.warmup > 1:
+                    if not pd.isna(r.get('first_step_s', float('nan'))):       # NaN without a warm-up step
                         note += f"{'; ' if note else ''}first step {r['first_step_s']:.3g} s"
                     if r.get('repeats', 1) > 1:
                         note += f"{'; ' if note else ''}median of {int(r['repeats'])} runs ({min(r['runs_img/s']):.3g}-{max(r['runs_img/s']):.3g} img/s)"
