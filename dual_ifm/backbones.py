@@ -6,21 +6,15 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 from torchvision.models.resnet import BasicBlock as _TVBasic, Bottleneck as _TVBottleneck
 
-from .fused import bn_relu, conv_weight_grad, kernels_unavailable, weight_grad_unavailable
-
 # %% auto #0
-__all__ = ['BACKBONES', 'KERNEL_MIN_CHANNELS', 'KERNEL_MIN_WEIGHT', 'KERNEL_MIN_CHANNELS_3X3', 'BagNetBottleneck', 'Backbone',
-           'BagNet', 'ResNet', 'create_backbone', 'load_backbone_weights', 'measure_receptive_field',
-           'count_parameters', 'GemmGradConv2d', 'gemm_weight_grads', 'fused_bn_relu']
+__all__ = ['BACKBONES', 'BagNetBottleneck', 'Backbone', 'BagNet', 'ResNet', 'create_backbone', 'load_backbone_weights',
+           'measure_receptive_field', 'count_parameters']
 
 # %% ../nbs/04_backbones.ipynb #ae08d326
 def _init_weights(module: nn.Module) -> None:
@@ -31,9 +25,7 @@ def _init_weights(module: nn.Module) -> None:
             nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
 class BagNetBottleneck(nn.Module):
-    """Bottleneck block (1x1, kxk with the stride, 1x1; expansion 4) whose middle kernel is 3 or 1. With `fused` (see
-    `fused_bn_relu`) its batch norm + ReLU units run as fused CPU kernels where they apply, the downsample branch's
-    batch norm inside the last one."""
+    "Bottleneck block: 1x1, kxk (with the stride), 1x1 convolutions, each followed by batch norm; expansion 4; k is 3 or 1."
     expansion = 4
     def __init__(self, inplanes: int, planes: int, stride: int = 1, kernel_size: int = 1, downsample: nn.Module | None = None):
         super().__init__()
@@ -43,18 +35,14 @@ class BagNetBottleneck(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * self.expansion, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
-        self.fused = False
 
     def forward(self, x):
-        ds, ds_bn = self.downsample, None
-        if ds is None: identity = x
-        elif self.fused and isinstance(ds, nn.Sequential) and len(ds) == 2 and isinstance(ds[1], nn.BatchNorm2d):
-            identity, ds_bn = ds[0](x), ds[1]      # the branch's batch norm joins the last unit (bn_relu's residual_bn)
-        else: identity = ds(x)
-        out = bn_relu(self.bn1, self.conv1(x), fused=self.fused)
-        out = bn_relu(self.bn2, self.conv2(out), fused=self.fused)
-        return bn_relu(self.bn3, self.conv3(out), identity, fused=self.fused, residual_bn=ds_bn)
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + identity)
 
 def _scaled(c: int, width: float) -> int: return max(1, int(round(c * width)))
 
@@ -87,6 +75,7 @@ class Backbone(nn.Module):
 
     def extra_repr(self): return f'arch={self.arch!r}, out_channels={self.out_channels}, stride={self.stride}, receptive_field={self.receptive_field}'
 
+# %% ../nbs/04_backbones.ipynb #be287945
 class BagNet(Backbone):
     "BagNet with a ResNet-50 layout: 3x3 middle convolutions only in the first block of the first `n3x3` stages."
     def __init__(self, n3x3: int = 4, layers=(3, 4, 6, 3), strides=(2, 2, 2, 1), width: float = 1.0):
@@ -96,7 +85,7 @@ class BagNet(Backbone):
         stem = _scaled(64, width)
         self.conv1 = nn.Conv2d(3, stem, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(stem)
-        self.fused = False
+        self.relu = nn.ReLU(inplace=True)
         inplanes = stem
         for i, (n, s) in enumerate(zip(layers, strides)):
             planes = _scaled(64 * 2 ** i, width)
@@ -109,8 +98,9 @@ class BagNet(Backbone):
         self.receptive_field, self.stride = _receptive_field([(3, 1)] + [(3 if i < n3x3 else 1, s) for i, s in enumerate(strides)])
         _init_weights(self)
 
-    def stem(self, x): return bn_relu(self.bn1, self.conv1(x), fused=self.fused)
+    def stem(self, x): return self.relu(self.bn1(self.conv1(x)))
 
+# %% ../nbs/04_backbones.ipynb #05074de3
 class ResNet(Backbone):
     "torchvision's ResNet-18/-50 layout (its block classes and names), without pooling and classifier, at any width."
     def __init__(self, depth: int = 50, width: float = 1.0, small_input: bool = False):
@@ -215,112 +205,3 @@ def measure_receptive_field(model: nn.Module, size: int = 96, seed: int = 0) -> 
 def count_parameters(module: nn.Module) -> int:
     "Number of parameters (trainable or not)."
     return sum(p.numel() for p in module.parameters())
-
-# %% ../nbs/04_backbones.ipynb #c3a1e0f2
-class _GemmGradConv(torch.autograd.Function):
-    """Convolution of a bfloat16 channels-last map whose input gradient is oneDNN's and whose weight gradient is one
-    matrix product: `conv_weight_grad`'s kernel (`kernel=True`) or `torch.mm` (a 1x1, stride-1 convolution)."""
-    @staticmethod
-    def forward(ctx, x, weight, stride, padding, kernel):
-        w = weight.to(torch.bfloat16)
-        ctx.save_for_backward(x, w)
-        ctx.conv = (list(stride), list(padding), kernel, weight.dtype, weight.stride())
-        return F.conv2d(x, w, None, stride, padding)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        stride, padding, kernel, dtype, strides = ctx.conv
-        g = g.to(torch.bfloat16).contiguous(memory_format=torch.channels_last)     # an expanded gradient (a mean's) is not
-        gx = gw = None
-        if ctx.needs_input_grad[0]:
-            gx = torch.ops.aten.convolution_backward(g, x, w, None, stride, padding, [1, 1], False, [0, 0], 1, [True, False, False])[0]
-        if ctx.needs_input_grad[1]:
-            if kernel: gw = conv_weight_grad(g, x, tuple(w.shape[2:]), stride, padding)
-            else:
-                co, ci = w.shape[:2]
-                gw = torch.mm(g.permute(0, 2, 3, 1).reshape(-1, co).t(), x.permute(0, 2, 3, 1).reshape(-1, ci)).view(co, ci, 1, 1)
-            if gw.dtype != dtype or gw.stride() != strides:       # the weight's own dtype and strides (DDP's buckets expect them)
-                gw = torch.empty_strided(w.shape, strides, dtype=dtype).copy_(gw)
-        return gx, gw, None, None, None
-
-def _plain_conv(m: nn.Module) -> bool:
-    "A convolution either route can take: one group, no dilation, no bias, zero padding given as numbers."
-    return (isinstance(m, nn.Conv2d) and m.groups == 1 and m.dilation == (1, 1) and m.bias is None
-            and m.padding_mode == 'zeros' and not isinstance(m.padding, str))
-
-KERNEL_MIN_CHANNELS, KERNEL_MIN_WEIGHT = 32, 2048   # below these oneDNN is faster (16 channels: 2-3x)
-KERNEL_MIN_CHANNELS_3X3 = 64    # a stride-1 kernel larger than 1x1: oneDNN does those well, and better at 32 channels
-
-def _kernel_eligible(m: nn.Module) -> bool:
-    """Where the kernel beats oneDNN: at least 32 channels in and out and 2,048 weights; 1x1 or strided, or with at least
-    64 channels in and out."""
-    return (_plain_conv(m) and m.in_channels % 16 == 0 and min(m.in_channels, m.out_channels) >= KERNEL_MIN_CHANNELS
-            and m.in_channels * m.out_channels * m.kernel_size[0] * m.kernel_size[1] >= KERNEL_MIN_WEIGHT
-            and (m.kernel_size == (1, 1) or m.stride != (1, 1) or min(m.in_channels, m.out_channels) >= KERNEL_MIN_CHANNELS_3X3))
-
-def _mm_eligible(m: nn.Module, min_channels: int = 1, min_weight: int = 1) -> bool:
-    return (_plain_conv(m) and m.kernel_size == (1, 1) and m.stride == (1, 1) and tuple(m.padding) == (0, 0)
-            and min(m.in_channels, m.out_channels) >= min_channels and m.in_channels * m.out_channels >= min_weight)
-
-class GemmGradConv2d(nn.Conv2d):
-    """`nn.Conv2d` whose weight gradient, for a bfloat16 (or autocast to it) channels-last input on a CPU with gradients
-    on, is one matrix product by the route `wgrad_route` names: 'kernel' (`conv_weight_grad`; falls back to oneDNN where
-    it cannot run) or 'mm' (`torch.mm`, 1x1 stride-1 only). `nn.Conv2d` itself in every other case, while
-    `torch.compile` traces, and for convolutions with a bias, groups or dilation. First-order gradients only."""
-    wgrad_route = 'kernel'
-
-    def _route(self) -> str | None:
-        if not _plain_conv(self): return None
-        if self.wgrad_route == 'kernel': return 'kernel' if _kernel_eligible(self) and weight_grad_unavailable() is None else None
-        return 'mm' if self.wgrad_route == 'mm' and _mm_eligible(self) else None
-
-    def _conv_forward(self, x, weight, bias):
-        if (x.device.type == 'cpu' and x.dim() == 4 and bias is None and torch.is_grad_enabled() and weight.requires_grad
-                and not torch.compiler.is_compiling() and x.is_contiguous(memory_format=torch.channels_last)):
-            dt = torch.get_autocast_dtype('cpu') if torch.is_autocast_enabled('cpu') else x.dtype
-            route = self._route() if dt == torch.bfloat16 and weight.dtype in (torch.bfloat16, torch.float32) else None
-            if route:
-                with torch.autocast('cpu', enabled=False):
-                    return _GemmGradConv.apply(x.to(dt), weight, self.stride, self.padding, route == 'kernel')
-        return super()._conv_forward(x, weight, bias)
-
-def gemm_weight_grads(module: nn.Module, enabled: bool = True, min_channels: int = 256, min_weight: int = 2 ** 18,
-                      kernel: bool = True) -> int:
-    """Turn the convolutions of `module` whose weight gradient is faster as one matrix product into `GemmGradConv2d`
-    (or all of them back into `nn.Conv2d` with `enabled=False`), in place: where dual_ifm's kernel runs (and `kernel`),
-    every convolution without bias, groups or dilation whose input has a multiple of 16 channels, with at least
-    `KERNEL_MIN_CHANNELS` channels in and out and `KERNEL_MIN_WEIGHT` weights, and if it is a stride-1 one larger than
-    1x1, at least `KERNEL_MIN_CHANNELS_3X3` channels in and out; otherwise the 1x1, stride-1
-    ones with at least `min_channels` channels in and out and `min_weight` weights (`torch.mm`). Parameters, buffers
-    and the state dict do not change. Returns the number of convolutions switched."""
-    if not isinstance(module, nn.Module): raise TypeError(f'gemm_weight_grads needs an nn.Module, got {type(module).__name__}.')
-    if min_channels < 1 or min_weight < 1:
-        raise ValueError(f'min_channels and min_weight must be at least 1, got {min_channels} and {min_weight}.')
-    use_kernel = enabled and kernel and weight_grad_unavailable() is None
-    n = 0
-    for m in module.modules():
-        if enabled and type(m) is nn.Conv2d:
-            route = ('kernel' if use_kernel and _kernel_eligible(m) else
-                     'mm' if _mm_eligible(m, min_channels, min_weight) else None)
-            if route: m.__class__ = GemmGradConv2d; m.wgrad_route = route; n += 1
-        elif not enabled and type(m) is GemmGradConv2d:
-            m.__class__ = nn.Conv2d; m.__dict__.pop('wgrad_route', None); n += 1
-    return n
-
-# %% ../nbs/04_backbones.ipynb #d7e1f002
-def fused_bn_relu(module: nn.Module, enabled: bool = True) -> int:
-    """Let every BagNet bottleneck block and BagNet stem in `module` run its batch norm + ReLU (+ residual) units
-    through the fused kernels of `dual_ifm.fused` (or the eager modules again, with `enabled=False`). Where the
-    kernels do not apply (GPU, float32, default layout, synchronised batch norm, `torch.compile`) the eager modules run
-    anyway, and where they cannot be built a warning says why. Returns the number of units switched."""
-    if not isinstance(module, nn.Module): raise TypeError(f'fused_bn_relu needs an nn.Module, got {type(module).__name__}.')
-    n = 0
-    for m in module.modules():
-        if isinstance(m, (BagNetBottleneck, BagNet)) and m.fused != enabled:
-            m.fused = enabled; n += 3 if isinstance(m, BagNetBottleneck) else 1
-    if enabled and n and kernels_unavailable():
-        warnings.warn(f'The fused batch-norm + ReLU kernels are unavailable: {kernels_unavailable()}. '
-                      'The eager batch norm and ReLU are used (the same results up to bfloat16 rounding, slower on a CPU).', stacklevel=2)
-    return n

@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
-           'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'default_workers',
-           'parallel_map', 'show_jpeg', 'seed_everything', 'keep_freed_memory', 'compile_quietly']
+           'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'RuntimeConfig',
+           'runtime_of', 'refuse_runtime', 'skip_test', 'default_workers', 'parallel_map', 'show_jpeg',
+           'seed_everything', 'compile_quietly']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -164,10 +165,15 @@ def config_fields(cls) -> list[tuple[dataclasses.Field, Any]]:
     return [(f, hints[f.name]) for f in fields(cls) if f.init]
 
 def add_config_args(parser: argparse.ArgumentParser, cls, exclude: Iterable[str] = (), positional: Iterable[str] = ()):
-    "Add one command-line option per field of dataclass `cls` to `parser` (fields in `positional` become positional)."
+    """Add one command-line option per field of dataclass `cls` to `parser` (fields in `positional` become positional).
+    A configuration that extends `RuntimeConfig` gets two groups in `--help`: the job's own settings, then the runtime."""
     exclude, positional = set(exclude), list(positional)
-    for f, tp in config_fields(cls):
+    runtime = set(getattr(cls, 'RUNTIME_FIELDS', ()))
+    groups = ({False: parser.add_argument_group('settings of this job'),
+               True: parser.add_argument_group('runtime (how it runs; the same options for every job)')} if runtime else None)
+    for f, tp in sorted(config_fields(cls), key=lambda ft: ft[0].name in runtime):
         if f.name in exclude: continue
+        target = groups[f.name in runtime] if groups else parser
         conv, choices, kind = _field_converter(tp, f.name.replace('_', '-'))
         has_default = not (f.default is MISSING and f.default_factory is MISSING)
         default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else None)
@@ -178,12 +184,12 @@ def add_config_args(parser: argparse.ArgumentParser, cls, exclude: Iterable[str]
         helptext = helptext.replace('%', '%%')         # argparse formats help with %: '4%' must stay text
         flag = '--' + f.name.replace('_', '-')
         if f.name in positional:
-            parser.add_argument(f.name, type=conv, choices=choices, help=helptext, metavar=f.name.upper())
+            target.add_argument(f.name, type=conv, choices=choices, help=helptext, metavar=f.name.upper())
         elif kind == 'bool':
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
+            target.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
                                 help=helptext + (f' (default: {"on" if default else "off"})' if has_default else ''))
         else:
-            parser.add_argument(flag, type=conv, choices=choices, default=default if has_default else None,
+            target.add_argument(flag, type=conv, choices=choices, default=default if has_default else None,
                                 required=not has_default, help=helptext, dest=f.name,
                                 metavar=f.metadata.get('metavar', 'LIST' if kind == 'seq' else None))
     return parser
@@ -217,6 +223,42 @@ def parse_error(parser: argparse.ArgumentParser, argv: list[str]) -> str:
         except SystemExit as e:
             if e.code: return buf.getvalue()
     raise AssertionError(f'{argv} parsed without error')
+
+# %% ../nbs/00_core.ipynb #c280e139
+@dataclasses.dataclass(kw_only=True)
+class RuntimeConfig:
+    "How a job runs, shared by every job that runs a model; a job's configuration extends it with what it computes."
+    device: str | None = dataclasses.field(default=None, metadata={'help': 'cpu, cuda, cuda:1 ... (default: cuda if available)'})
+    precision: Literal['bf16', 'fp32', 'fp64'] = dataclasses.field(default='bf16', metadata={'help': 'bfloat16 autocast, float32, or float64 (for exactness checks)'})
+    channels_last: bool = dataclasses.field(default=True, metadata={'help': 'channels-last memory layout'})
+    compile: bool = dataclasses.field(default=False, metadata={'help': 'torch.compile the model'})
+    workers: int | None = dataclasses.field(default=None, metadata={'help': "data-loading worker processes (default: the job's choice from the CPUs)"})
+    cpu_kernels: Literal['auto', 'on', 'off'] = dataclasses.field(default='auto', metadata={'help': 'the CPU speed layer (dual_ifm.accel): auto where it applies, on to insist, off'})
+    keep_memory: bool = dataclasses.field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (dual_ifm.accel)'})
+    progress: bool = dataclasses.field(default=True, metadata={'help': 'show progress bars'})
+    seed: int = dataclasses.field(default=0, metadata={'help': 'random seed'})
+
+RuntimeConfig.RUNTIME_FIELDS = tuple(f.name for f in fields(RuntimeConfig))
+
+def runtime_of(cfg) -> dict:
+    "The runtime settings of a job configuration, as a dict (to hand on to the jobs it runs)."
+    return {k: getattr(cfg, k) for k in RuntimeConfig.RUNTIME_FIELDS}
+
+def refuse_runtime(cfg, job: str, *names: str) -> None:
+    "Raise for runtime settings `names` that `job` cannot honour, when they differ from `RuntimeConfig`'s defaults."
+    base = RuntimeConfig()
+    bad = [n for n in names if getattr(cfg, n) != getattr(base, n)]
+    if bad: raise ValueError(f'{job} does not support --{bad[0].replace("_", "-")} {getattr(cfg, bad[0])!r}; leave it at its default ({getattr(base, bad[0])!r}).')
+
+# %% ../nbs/00_core.ipynb #9a63895e
+def skip_test(name: str, reason: str) -> None:
+    """Record that the check `name` could not run here, and why: printed, and appended to the file that
+    `$DUAL_IFM_SKIPS` names (`scripts/test.sh` sets it and lists the skipped checks at the end)."""
+    line = f'{name}: {" ".join(str(reason).split())}'
+    print(f'SKIPPED {line}')
+    path = os.environ.get('DUAL_IFM_SKIPS')
+    if path:
+        with open(path, 'a', encoding='utf-8') as f: f.write(line + '\n')
 
 # %% ../nbs/00_core.ipynb #66298d3c
 def default_workers() -> int:
@@ -274,22 +316,6 @@ def seed_everything(seed: int) -> None:
         import torch
         torch.manual_seed(seed)
     except ImportError: pass
-
-# %% ../nbs/00_core.ipynb #e4a84ebb
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4          # glibc's mallopt parameters
-
-def keep_freed_memory() -> bool:
-    """Make glibc's allocator keep freed memory in this process (no mmap for large blocks, no trimming of the heap),
-    so reallocating it costs no page faults. Returns True where that took effect (Linux with glibc), False elsewhere,
-    where nothing changes."""
-    import ctypes, ctypes.util
-    if not sys.platform.startswith('linux'): return False
-    try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-    except OSError: return False
-    mallopt = getattr(libc, 'mallopt', None)
-    if mallopt is None: return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(_M_TOP_PAD, 64 << 20))
 
 # %% ../nbs/00_core.ipynb #e4b9f3cd
 def compile_quietly(fn, **kwargs):

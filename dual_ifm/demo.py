@@ -14,23 +14,24 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal            # the runtime settings' annotations are resolved here too
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .core import atomic_write, config_to_dict, load_json, save_figure, save_json
+from .core import RuntimeConfig, refuse_runtime, runtime_of, atomic_write, config_to_dict, load_json, save_figure, save_json
 from .data import FundusDataset
 
 # %% auto #0
 __all__ = ['STEPS', 'FULL_SCALE', 'DemoConfig', 'headline', 'write_report', 'run_demo', 'print_headline']
 
 # %% ../nbs/11_demo.ipynb #aad9ef7c
-@dataclass
-class DemoConfig:
-    "Settings of `dual-ifm demo` (the defaults fit about ten minutes on two CPU cores)."
+@dataclass(kw_only=True)
+class DemoConfig(RuntimeConfig):
+    "Settings of `dual-ifm demo`; the training steps take the runtime settings, the inference steps run in float32."
     out: Path = field(default=Path('demo'), metadata={'help': 'output folder (dataset, runs, report.html, metrics.json)'})
-    quick: bool = field(default=False, metadata={'help': 'a tiny run of every step (about a minute): what the tests run'})
+    quick: bool = field(default=False, metadata={'help': 'a tiny run of every step: what the tests run'})
     fresh: bool = field(default=False, metadata={'help': 'start over instead of continuing after the last finished step'})
     n_patients: int = field(default=400, metadata={'help': 'synthetic patients (two photographs each)'})
     image_size: int = field(default=128, metadata={'help': 'image size in pixels'})
@@ -47,11 +48,8 @@ class DemoConfig:
     align_epochs: int = field(default=10, metadata={'help': 'projector alignment epochs'})
     grid: int = field(default=8, metadata={'help': 'patch grid of precision@k'})
     k: int = field(default=10, metadata={'help': 'largest k of precision@k'})
-    seed: int = field(default=0, metadata={'help': 'random seed'})
     workers: int | None = field(default=None, metadata={'help': 'data-loading worker processes (default: CPUs, at most 4)'})
     threads: int | None = field(default=None, metadata={'help': 'torch threads (default: torch\'s choice)'})
-    device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
-    progress: bool = field(default=True, metadata={'help': 'show progress bars'})
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -64,11 +62,16 @@ class DemoConfig:
         if self.image_size % 8: raise ValueError(f'--image-size must be a multiple of 8 (BagNet stride), got {self.image_size}.')
         if self.image_size // 8 % self.grid and self.image_size % self.grid:
             raise ValueError(f'--grid {self.grid} must divide the image size {self.image_size}.')
+        refuse_runtime(self, 'demo', 'compile')
         if self.n_patients < 12: raise ValueError(f'--n-patients must be at least 12 for the splits, got {self.n_patients}.')
 
 # %% ../nbs/11_demo.ipynb #44ce4ccb
 def _workers(cfg: DemoConfig) -> int:
     return cfg.workers if cfg.workers is not None else min(4, os.cpu_count() or 1)
+
+def _runtime(cfg: DemoConfig) -> dict:
+    "The runtime settings the demo hands to its training steps."
+    return {**runtime_of(cfg), 'workers': _workers(cfg)}
 
 def _step_data(cfg, st):
     from dual_ifm.synthetic import make_synthetic
@@ -83,7 +86,7 @@ def _step_pretrain(cfg, st):
     out = cfg.out / 'pretrain'
     pc = PretrainConfig(out=out, method='dual-ifm', backbone='bagnet33', width=cfg.width, dataset='synthetic', root=cfg.out / 'datasets',
                         image_size=cfg.image_size, batch_size=cfg.batch_size, epochs=list(cfg.epochs), warmup=[1 if cfg.epochs[0] > 2 else 0, 0, 0],
-                        wandb='disabled', workers=_workers(cfg), seed=cfg.seed, device=cfg.device, progress=cfg.progress, log_every=5,
+                        wandb='disabled', log_every=5, **_runtime(cfg),
                         resume=(out / 'checkpoints' / 'latest.json').exists())
     final = pretrain(pc)
     log = pd.read_csv(out / 'log.csv')
@@ -126,7 +129,7 @@ def _step_finetune(cfg, st):
                         root=cfg.out / 'datasets', epochs=cfg.finetune_epochs, unfreeze_epoch=cfg.unfreeze_epoch, batch_size=32,
                         lr_backbone=cfg.lr_backbone, lr_head=cfg.lr_head, sparsity=cfg.sparsity, patience=max(3, cfg.finetune_epochs // 2),
                         monitor='loss', min_delta=0.002, freeze_bn=cfg.freeze_bn,     # the published IDRiD referable-DR monitor
-                        workers=_workers(cfg), seed=cfg.seed, device=cfg.device, progress=cfg.progress,
+                        **_runtime(cfg),
                         resume=(out / 'fold0' / 'last.pt').exists())
     tab = finetune(fc)
     r = tab.iloc[0].to_dict()
@@ -137,7 +140,8 @@ def _step_evidence(cfg, st):
     from dual_ifm.evidence import EvidenceConfig, run_evidence
     s = run_evidence(EvidenceConfig(checkpoint=st['finetune']['checkpoint'], dataset='synthetic', root=cfg.out / 'datasets',
                                     out=cfg.out / 'evidence', split='test', grid=cfg.grid, k=cfg.k, overlays=12, gallery=4, label=1,
-                                    device=cfg.device, progress=cfg.progress))
+                                    device=cfg.device, progress=cfg.progress, channels_last=cfg.channels_last,
+                                    cpu_kernels=cfg.cpu_kernels, keep_memory=cfg.keep_memory))
     return s
 
 def _step_align(cfg, st):
@@ -145,7 +149,7 @@ def _step_align(cfg, st):
     out = cfg.out / 'finetune' / 'aligned.pt'
     align_projector(AlignConfig(checkpoint=st['finetune']['checkpoint'], dataset='synthetic', root=cfg.out / 'datasets', out=out,
                                 split='train', epochs=cfg.align_epochs, warmup=min(2, cfg.align_epochs - 1), batch_size=128,
-                                workers=_workers(cfg), seed=cfg.seed, device=cfg.device, progress=cfg.progress))
+                                **_runtime(cfg)))
     e, path = _embed(cfg, out, 'aligned')
     tab, figs = _map_figures(cfg, e, 'aligned', 'aligned map')
     from dual_ifm.embedding import html_map
@@ -281,7 +285,8 @@ def run_demo(cfg: DemoConfig) -> dict:
     import matplotlib; matplotlib.use('Agg')
     cfg.out.mkdir(parents=True, exist_ok=True)
     state_file = cfg.out / 'state.json'
-    settings = {k: v for k, v in config_to_dict(cfg).items() if k not in ('fresh', 'progress', 'workers', 'threads', 'device', 'out')}
+    settings = {k: v for k, v in config_to_dict(cfg).items()     # what changes the results (not where or how fast they are made)
+                if k not in ('fresh', 'progress', 'workers', 'threads', 'device', 'out', 'cpu_kernels', 'keep_memory', 'channels_last')}
     st = load_json(state_file) if state_file.exists() and not cfg.fresh else {}
     if st and st.get('_settings') != json.loads(json.dumps(settings, default=str)):
         print(f'{cfg.out} holds a demo made with other settings; starting over there.'); st = {}

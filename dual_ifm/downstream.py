@@ -20,10 +20,12 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .augment import BatchAugment, view_seeds
-from .backbones import create_backbone, fused_bn_relu, gemm_weight_grads
-from .core import atomic_write, keep_freed_memory, save_csv, save_figure, save_json, config_to_dict
+from .accel import accelerate, keep_freed_memory
+from .backbones import create_backbone
+from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_json, config_to_dict
 from .data import FundusDataset, normalize, DatasetError
 from .losses import ContrastiveLoss
 from .model import DualIFM, default_device, load_checkpoint, save_checkpoint
@@ -253,8 +255,8 @@ def task_defaults(dataset: str, feature: str) -> TaskDefaults:
     return TASK_DEFAULTS.get((dataset, feature), TaskDefaults())
 
 # %% ../nbs/08_downstream.ipynb #fabcf086
-@dataclass
-class FinetuneConfig:
+@dataclass(kw_only=True)
+class FinetuneConfig(RuntimeConfig):
     "Settings of `dual-ifm finetune` (None: the dataset's published default)."
     checkpoint: str = field(metadata={'help': 'checkpoint file, or a baseline: random, imagenet:<weights file>'})
     dataset: str = field(metadata={'help': 'dataset name'})
@@ -281,15 +283,10 @@ class FinetuneConfig:
     precision: Literal['bf16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast or float32'})
     backbone: str = field(default='bagnet33', metadata={'help': 'backbone of the random/imagenet baselines'})
     width: float = field(default=1.0, metadata={'help': 'width of the random/imagenet baselines'})
-    workers: int = field(default=2, metadata={'help': 'data-loading worker processes'})
-    seed: int = field(default=0, metadata={'help': 'random seed'})
+    workers: int | None = field(default=2, metadata={'help': 'data-loading worker processes'})
     resume: bool = field(default=False, metadata={'help': 'continue the run(s) in OUT'})
-    device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
-    keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (faster steps, see keep_freed_memory)'})
-    channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout (the quarter-width BagNet-33 at 128 px trains 1.6x faster on a CPU)'})
-    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, the weight gradients of the convolutions as one matrix product (dual_ifm\'s kernel on AVX512_BF16 CPUs, else torch.mm for the wide 1x1 ones; see gemm_weight_grads)'})
-    fused_bn: bool = field(default=True, metadata={'help': 'on an AVX-512 CPU in bfloat16 and channels-last, batch norm + ReLU of the BagNet blocks as fused C++ kernels where batch norm is in training mode (see fused_bn_relu)'})
-    progress: bool = field(default=True, metadata={'help': 'show progress bars'})
+
+    def __post_init__(self): refuse_runtime(self, 'finetune', 'compile')
 
     def resolved(self, feature: str) -> 'FinetuneConfig':
         "A copy with the dataset's published defaults filled in."
@@ -297,7 +294,7 @@ class FinetuneConfig:
         return replace(self, feature=feature, **{k: getattr(d, k) for k in ('dropout', 'label_smoothing', 'lr_backbone', 'lr_head',
                                                                              'monitor', 'patience', 'min_delta') if getattr(self, k) is None})
 
-# %% ../nbs/08_downstream.ipynb #9c4487dc
+# %% ../nbs/08_downstream.ipynb #04d3eeaa
 class _Labelled(torch.utils.data.Dataset):
     def __init__(self, ds, rows): self.ds, self.rows = ds, np.asarray(rows)
     def __len__(self): return len(self.rows)
@@ -319,6 +316,7 @@ def class_weights(y: np.ndarray, n_classes: int) -> torch.Tensor:
     w = np.where(counts > 0, len(y) / (n_classes * np.maximum(counts, 1)), 0.0)
     return torch.tensor(w, dtype=torch.float32)
 
+# %% ../nbs/08_downstream.ipynb #2fd70f50
 class Finetuner:
     "Fine-tunes one fold: head alone, then everything; validation, early stopping, checkpoints, evaluation."
     def __init__(self, cfg: FinetuneConfig, fold: int, out: Path):
@@ -342,8 +340,7 @@ class Finetuner:
         self.model.freeze_bn_stats(cfg.freeze_bn if cfg.freeze_bn is not None else cfg.checkpoint != 'random')
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.fmt)
-        if cfg.gemm_grads: gemm_weight_grads(self.model)
-        if cfg.fused_bn and self.device.type == 'cpu' and cfg.precision == 'bf16' and cfg.channels_last: fused_bn_relu(self.model)
+        self.acceleration = accelerate(self.model, self.device, cfg.precision, cfg.channels_last, cfg.cpu_kernels)
         heads = list(self.model.clf.parameters())
         body = [p for n, p in self.model.named_parameters() if n.startswith('backbone.')]
         self.opt = torch.optim.AdamW([{'params': body, 'lr': cfg.lr_backbone}, {'params': heads, 'lr': cfg.lr_head}], weight_decay=cfg.weight_decay,
@@ -351,103 +348,117 @@ class Finetuner:
         self.state = {'epoch': 0, 'best': None, 'best_epoch': None, 'bad_epochs': 0, 'history': []}
         if cfg.resume and (self.out / 'last.pt').exists(): self._load()
 
-    def _loader(self, rows, shuffle, epoch=0):
-        g = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
-        return torch.utils.data.DataLoader(_Labelled(self.lab, rows), batch_size=self.cfg.batch_size, shuffle=shuffle, generator=g,
-                                           collate_fn=_collate, num_workers=self.cfg.workers, drop_last=False)
+# %% ../nbs/08_downstream.ipynb #30bb2c35
+@patch
+def _loader(self: Finetuner, rows, shuffle, epoch=0):
+    g = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
+    return torch.utils.data.DataLoader(_Labelled(self.lab, rows), batch_size=self.cfg.batch_size, shuffle=shuffle, generator=g,
+                                       collate_fn=_collate, num_workers=self.cfg.workers, drop_last=False)
 
-    def _phase(self, epoch):
-        head_only = epoch < self.cfg.unfreeze_epoch
-        self.model.set_trainable(backbone=not head_only, head=True)
-        if self.model.projector is not None: self.model.set_trainable(projector=False)
-        return 'head' if head_only else 'all'
+@patch
+def _phase(self: Finetuner, epoch):
+    head_only = epoch < self.cfg.unfreeze_epoch
+    self.model.set_trainable(backbone=not head_only, head=True)
+    if self.model.projector is not None: self.model.set_trainable(projector=False)
+    return 'head' if head_only else 'all'
 
-    def _forward(self, x):
-        x = x.contiguous(memory_format=self.fmt)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == 'bf16'):
-            o = self.model(x, want=('logits', 'evidence'))
-        return o.logits.float(), o.evidence
+# %% ../nbs/08_downstream.ipynb #dd1749f7
+@patch
+def _forward(self: Finetuner, x):
+    x = x.contiguous(memory_format=self.fmt)
+    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == 'bf16'):
+        o = self.model(x, want=('logits', 'evidence'))
+    return o.logits.float(), o.evidence
 
-    def train_epoch(self, epoch) -> dict:
-        c = self.cfg
-        phase = self._phase(epoch)
-        self.model.train()
-        tot, l1, n = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0   # summed on the device: no sync per step
-        for x, y, idx in self._loader(self.rows['train'], True, epoch):
-            x = self.augment(x.to(self.device), view_seeds(idx, epoch, 0, c.seed))
-            y = y.to(self.device).long()
-            logits, ev = self._forward(x)
-            loss = F.cross_entropy(logits, y, weight=self.weights, label_smoothing=c.label_smoothing)
-            pen = evidence_l1(ev)
-            total = loss + c.sparsity * pen if c.sparsity else loss
-            self.opt.zero_grad(set_to_none=True); total.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
-            self.opt.step()
-            tot += loss.detach() * len(y); l1 += pen.detach() * len(y); n += len(y)
-        return {'phase': phase, 'train_loss': tot.item() / n, 'train_l1': l1.item() / n}
+@patch
+def train_epoch(self: Finetuner, epoch) -> dict:
+    c = self.cfg
+    phase = self._phase(epoch)
+    self.model.train()
+    tot, l1, n = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0   # summed on the device: no sync per step
+    for x, y, idx in self._loader(self.rows['train'], True, epoch):
+        x = self.augment(x.to(self.device), view_seeds(idx, epoch, 0, c.seed))
+        y = y.to(self.device).long()
+        logits, ev = self._forward(x)
+        loss = F.cross_entropy(logits, y, weight=self.weights, label_smoothing=c.label_smoothing)
+        pen = evidence_l1(ev)
+        total = loss + c.sparsity * pen if c.sparsity else loss
+        self.opt.zero_grad(set_to_none=True); total.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
+        self.opt.step()
+        tot += loss.detach() * len(y); l1 += pen.detach() * len(y); n += len(y)
+    return {'phase': phase, 'train_loss': tot.item() / n, 'train_l1': l1.item() / n}
 
-    @torch.no_grad()
-    def evaluate(self, rows) -> tuple[dict, np.ndarray]:
-        self.model.eval()
-        probs, ys, tot, l1 = [], [], 0.0, 0.0
-        for x, y, _ in self._loader(rows, False):
-            x = normalize(x.to(self.device), *self.norm)
-            logits, ev = self._forward(x)
-            y = y.to(self.device).long()
-            tot += F.cross_entropy(logits, y, weight=self.weights, reduction='sum').item()
-            l1 += evidence_l1(ev).item() * len(y)
-            probs.append(torch.softmax(logits, 1).cpu()); ys.append(y.cpu())
-        P, Y = torch.cat(probs).numpy(), torch.cat(ys).numpy().astype(float)
-        m = classification_metrics(Y, P, self.n_classes, where=f'fold {self.fold}')
-        return {'loss': tot / len(Y), 'l1': l1 / len(Y), **m}, P
+# %% ../nbs/08_downstream.ipynb #382fbc16
+@patch
+@torch.no_grad()
+def evaluate(self: Finetuner, rows) -> tuple[dict, np.ndarray]:
+    self.model.eval()
+    probs, ys, tot, l1 = [], [], 0.0, 0.0
+    for x, y, _ in self._loader(rows, False):
+        x = normalize(x.to(self.device), *self.norm)
+        logits, ev = self._forward(x)
+        y = y.to(self.device).long()
+        tot += F.cross_entropy(logits, y, weight=self.weights, reduction='sum').item()
+        l1 += evidence_l1(ev).item() * len(y)
+        probs.append(torch.softmax(logits, 1).cpu()); ys.append(y.cpu())
+    P, Y = torch.cat(probs).numpy(), torch.cat(ys).numpy().astype(float)
+    m = classification_metrics(Y, P, self.n_classes, where=f'fold {self.fold}')
+    return {'loss': tot / len(Y), 'l1': l1 / len(Y), **m}, P
 
-    def _save(self):
-        save_checkpoint(self.out / 'last.pt', self.model, train_config=self.cfg, metadata={'fold': self.fold},
-                        optimizer=self.opt.state_dict(), finetune_state={k: v for k, v in self.state.items() if k != 'best'})
-        (self.out / 'state.json').parent.mkdir(parents=True, exist_ok=True)
-        save_json({k: v for k, v in self.state.items() if k != 'best'}, self.out / 'state.json')
+# %% ../nbs/08_downstream.ipynb #828eb235
+@patch
+def _save(self: Finetuner):
+    save_checkpoint(self.out / 'last.pt', self.model, train_config=self.cfg, metadata={'fold': self.fold},
+                    optimizer=self.opt.state_dict(), finetune_state={k: v for k, v in self.state.items() if k != 'best'})
+    (self.out / 'state.json').parent.mkdir(parents=True, exist_ok=True)
+    save_json({k: v for k, v in self.state.items() if k != 'best'}, self.out / 'state.json')
 
-    def _load(self):
-        ck = load_checkpoint(self.out / 'last.pt')
-        self.model.load_state_dict(ck['state_dict'])
-        self.opt.load_state_dict(ck['optimizer'])
-        self.state.update(ck['finetune_state'])
-        if (self.out / 'best.pt').exists(): self.state['best'] = load_checkpoint(self.out / 'best.pt')['state_dict']
+@patch
+def _load(self: Finetuner):
+    ck = load_checkpoint(self.out / 'last.pt')
+    self.model.load_state_dict(ck['state_dict'])
+    self.opt.load_state_dict(ck['optimizer'])
+    self.state.update(ck['finetune_state'])
+    if (self.out / 'best.pt').exists(): self.state['best'] = load_checkpoint(self.out / 'best.pt')['state_dict']
 
-    def fit(self) -> dict:
-        "Train until early stopping or the last epoch, restore the best epoch, score it; returns the fold's metrics."
-        c, st = self.cfg, self.state
-        self.out.mkdir(parents=True, exist_ok=True)
-        from tqdm import tqdm
-        bar = tqdm(total=c.epochs, initial=st['epoch'], desc=f'fold {self.fold}', disable=not c.progress, dynamic_ncols=True)
-        stopped = st['bad_epochs'] > c.patience
-        while st['epoch'] < c.epochs and not stopped:
-            ep = st['epoch']
-            tr = self.train_epoch(ep)
-            val, _ = self.evaluate(self.rows['val'])
-            score = val['loss'] if c.monitor == 'loss' else -val['auroc']
-            best_score = st.get('best_score')
-            improved = best_score is None or score < best_score - c.min_delta
-            if improved:
-                st['best_score'], st['best_epoch'], st['bad_epochs'] = score, ep + 1, 0
-                save_checkpoint(self.out / 'best.pt', self.model, train_config=c, metadata={'fold': self.fold, 'epoch': ep + 1})
-                st['best'] = None
-            else: st['bad_epochs'] += 1
-            st['history'].append({'epoch': ep + 1, **tr, **{f'val_{k}': v for k, v in val.items()}, 'best': improved})
-            st['epoch'] = ep + 1
-            # early stopping waits until the whole model has trained for `patience` epochs
-            stopped = ep + 1 >= c.unfreeze_epoch and st['bad_epochs'] >= c.patience
-            self._save()
-            save_csv(pd.DataFrame(st['history']), self.out / 'log.csv')
-            bar.update(1); bar.set_postfix(val_loss=f"{val['loss']:.3f}", val_auroc=f"{val['auroc']:.3f}")
-        bar.close()
-        self.model.load_state_dict(load_checkpoint(self.out / 'best.pt')['state_dict'])
-        ev, P = self.evaluate(self.rows['eval'])
-        res = {'fold': self.fold, 'evaluated_on': self.eval_name, 'best_epoch': st['best_epoch'], 'epochs_run': st['epoch'],
-               **{k: v for k, v in ev.items() if k != 'l1'}, 'evidence_l1': ev['l1']}
-        save_json(res, self.out / 'metrics.json')
-        return res
+# %% ../nbs/08_downstream.ipynb #cb1a9dda
+@patch
+def fit(self: Finetuner) -> dict:
+    "Train until early stopping or the last epoch, restore the best epoch, score it; returns the fold's metrics."
+    c, st = self.cfg, self.state
+    self.out.mkdir(parents=True, exist_ok=True)
+    from tqdm import tqdm
+    bar = tqdm(total=c.epochs, initial=st['epoch'], desc=f'fold {self.fold}', disable=not c.progress, dynamic_ncols=True)
+    stopped = st['bad_epochs'] > c.patience
+    while st['epoch'] < c.epochs and not stopped:
+        ep = st['epoch']
+        tr = self.train_epoch(ep)
+        val, _ = self.evaluate(self.rows['val'])
+        score = val['loss'] if c.monitor == 'loss' else -val['auroc']
+        best_score = st.get('best_score')
+        improved = best_score is None or score < best_score - c.min_delta
+        if improved:
+            st['best_score'], st['best_epoch'], st['bad_epochs'] = score, ep + 1, 0
+            save_checkpoint(self.out / 'best.pt', self.model, train_config=c, metadata={'fold': self.fold, 'epoch': ep + 1})
+            st['best'] = None
+        else: st['bad_epochs'] += 1
+        st['history'].append({'epoch': ep + 1, **tr, **{f'val_{k}': v for k, v in val.items()}, 'best': improved})
+        st['epoch'] = ep + 1
+        # early stopping waits until the whole model has trained for `patience` epochs
+        stopped = ep + 1 >= c.unfreeze_epoch and st['bad_epochs'] >= c.patience
+        self._save()
+        save_csv(pd.DataFrame(st['history']), self.out / 'log.csv')
+        bar.update(1); bar.set_postfix(val_loss=f"{val['loss']:.3f}", val_auroc=f"{val['auroc']:.3f}")
+    bar.close()
+    self.model.load_state_dict(load_checkpoint(self.out / 'best.pt')['state_dict'])
+    ev, P = self.evaluate(self.rows['eval'])
+    res = {'fold': self.fold, 'evaluated_on': self.eval_name, 'best_epoch': st['best_epoch'], 'epochs_run': st['epoch'],
+           **{k: v for k, v in ev.items() if k != 'l1'}, 'evidence_l1': ev['l1']}
+    save_json(res, self.out / 'metrics.json')
+    return res
 
+# %% ../nbs/08_downstream.ipynb #7fdf3af2
 def finetune(cfg: FinetuneConfig) -> pd.DataFrame:
     "Fine-tune every fold in `cfg.folds`; writes per-fold folders, metrics.csv and summary.csv; returns the table."
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=cfg.feature, split='all')
@@ -465,8 +476,8 @@ def finetune(cfg: FinetuneConfig) -> pd.DataFrame:
     return table
 
 # %% ../nbs/08_downstream.ipynb #72e5443c
-@dataclass
-class AlignConfig:
+@dataclass(kw_only=True)
+class AlignConfig(RuntimeConfig):
     "Settings of `dual-ifm align`."
     checkpoint: str = field(metadata={'help': 'fine-tuned checkpoint (with a 2-D projector)'})
     dataset: str = field(metadata={'help': 'dataset name'})
@@ -483,12 +494,10 @@ class AlignConfig:
     weight_decay: float = field(default=1e-4, metadata={'help': 'AdamW weight decay'})
     augment: str = field(default='fundus', metadata={'help': 'view augmentation preset'})
     precision: Literal['bf16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast or float32'})
-    workers: int = field(default=2, metadata={'help': 'data-loading worker processes'})
-    seed: int = field(default=0, metadata={'help': 'random seed'})
-    device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
-    keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (faster steps, see keep_freed_memory)'})
-    channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout (faster convolutions)'})
-    progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
+    workers: int | None = field(default=2, metadata={'help': 'data-loading worker processes'})
+
+
+    def __post_init__(self): refuse_runtime(self, 'align', 'compile')
 
 def align_projector(cfg: AlignConfig) -> Path:
     "Retrain only the projector of a fine-tuned model with the Cauchy loss on the dataset; writes the aligned checkpoint."
@@ -503,6 +512,7 @@ def align_projector(cfg: AlignConfig) -> Path:
     model.freeze_bn_stats(True)
     for p in model.parameters(): p.requires_grad_(False)
     for p in model.projector.parameters(): p.requires_grad_(True)
+    accelerate(model, dev, cfg.precision, cfg.channels_last, cfg.cpu_kernels)   # the frozen backbone's inference
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=[], split=cfg.split, fold=cfg.fold)
     mean, std = ds.normalization
     aug = BatchAugment(cfg.augment, mean=mean, std=std)
@@ -546,24 +556,19 @@ def collect_results(*folders) -> pd.DataFrame:
     return t.drop_duplicates(subset=[c for c in ('model', 'dataset', 'feature', 'method', 'sparsity', 'fold') if c in t])
 
 def plot_results(table: pd.DataFrame, metric: str = 'auroc', folds: str = 'cv', path=None):
-    "Bars of `metric` per dataset and model (mean over folds, dots: the folds; `folds='cv'` uses folds 1-5 when present)."
+    """Bars of `metric` per task and run: the mean over folds with their standard deviation, the folds as dots
+    (`folds='cv'` uses folds 1-5 when present). Drawn with seaborn."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
     t = table.copy()
     if folds == 'cv' and (t.fold > 0).any(): t = t[t.fold > 0]
-    t['run'] = t['model'] + ' · ' + t['method']
-    datasets = list(dict.fromkeys(t['dataset'] + ' ' + t['feature']))
-    runs = list(dict.fromkeys(t['run']))
-    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(datasets) * max(1, len(runs)) ** 0.5), 3.2))
-    w = 0.8 / max(1, len(runs))
-    for j, r in enumerate(runs):
-        for i, d in enumerate(datasets):
-            v = t[(t.run == r) & ((t['dataset'] + ' ' + t['feature']) == d)][metric].to_numpy()
-            if not len(v): continue
-            x = i + (j - (len(runs) - 1) / 2) * w
-            ax.bar(x, v.mean(), w * 0.9, color=f'C{j}', label=r if i == 0 else None, alpha=0.8)
-            ax.plot(np.full(len(v), x), v, 'k.', ms=4)
-            if len(v) > 1: ax.errorbar(x, v.mean(), v.std(ddof=1), color='k', lw=1, capsize=3)
-    ax.set_xticks(range(len(datasets)), datasets); ax.set_ylabel(metric); ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8, frameon=False, bbox_to_anchor=(1, 1), loc='upper left'); fig.tight_layout()
+    t['run'], t['task'] = t['model'] + ' · ' + t['method'], t['dataset'] + ' ' + t['feature']
+    n_runs = t.run.nunique()
+    fig, ax = plt.subplots(figsize=(max(4, 1.6 * t.task.nunique() * max(1, n_runs) ** 0.5), 3.2))
+    sns.barplot(data=t, x='task', y=metric, hue='run', errorbar='sd', capsize=0.15, alpha=0.8, err_kws={'linewidth': 1}, ax=ax)
+    sns.stripplot(data=t, x='task', y=metric, hue='run', dodge=True, palette=['k'] * n_runs, size=3, legend=False, ax=ax)
+    ax.set_xlabel(''); ax.set_ylim(0, 1.02)
+    sns.move_legend(ax, 'upper left', bbox_to_anchor=(1, 1), frameon=False, fontsize=8, title=None)
+    fig.tight_layout()
     if path is not None: save_figure(fig, path, dpi=110, tight=False)
     return fig

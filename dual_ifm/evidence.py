@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .core import atomic_write, save_csv, save_figure, save_image, save_json
+from .accel import accelerate, keep_freed_memory
+from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_image, save_json
 from .data import DatasetError, FundusDataset, make_splits, normalize
 from .model import DualIFM, default_device
 from .prepare import find_fov, crop_fov, fov_mask
@@ -352,8 +353,8 @@ def plot_sweep(table: pd.DataFrame, k: int = 10, path=None):
     return fig
 
 # %% ../nbs/09_evidence.ipynb #2295b161
-@dataclass
-class EvidenceConfig:
+@dataclass(kw_only=True)
+class EvidenceConfig(RuntimeConfig):
     "Settings of `dual-ifm evidence`."
     checkpoint: str = field(metadata={'help': 'fine-tuned checkpoint (with an evidence head), e.g. runs/finetune_.../fold0/best.pt'})
     dataset: str = field(metadata={'help': 'dataset name'})
@@ -373,9 +374,11 @@ class EvidenceConfig:
     gallery: int = field(default=4, metadata={'help': 'images per row of the gallery'})
     background: Literal['image', 'edges'] = field(default='image', metadata={'help': 'what lies under the overlays'})
     batch_size: int = field(default=32, metadata={'help': 'images per batch'})
-    device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
-    progress: bool = field(default=True, metadata={'help': 'show progress bars'})
+    precision: Literal['fp32', 'bf16'] = field(default='fp32', metadata={'help': 'float32, or bfloat16 autocast'})
 
+    def __post_init__(self): refuse_runtime(self, 'evidence', 'compile', 'workers')
+
+# %% ../nbs/09_evidence.ipynb #4bfd8dd8
 def run_evidence(cfg: EvidenceConfig) -> dict:
     """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
     masks, precision@k (precision.csv, precision.png); returns and writes summary.json."""
@@ -385,6 +388,8 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     _need_head(model)
     dev = torch.device(cfg.device) if cfg.device else default_device()
     model.to(dev)
+    if dev.type == 'cpu' and cfg.keep_memory: keep_freed_memory()
+    accelerate(model, dev, cfg.precision, cfg.channels_last, cfg.cpu_kernels)
     tc = model.checkpoint_info.get('train_config', {}) if hasattr(model, 'checkpoint_info') else {}
     size = cfg.image_size
     if size is None and tc.get('image_size') in available_sizes(dataset_folder(cfg.dataset, cfg.root)): size = tc['image_size']
@@ -399,7 +404,7 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     maps, logits = [], []
     for b in tqdm(range(0, len(ds), cfg.batch_size), desc='evidence', disable=not cfg.progress, dynamic_ncols=True):
         x = torch.stack([ds[i][0] for i in range(b, min(len(ds), b + cfg.batch_size))])
-        m, l = evidence_maps(model, x, *ds.normalization, device=dev); maps.append(m); logits.append(l)
+        m, l = evidence_maps(model, x, *ds.normalization, device=dev, precision=cfg.precision, channels_last=cfg.channels_last); maps.append(m); logits.append(l)
     maps, logits = torch.cat(maps), torch.cat(logits)
     with atomic_write(out / 'maps.npz') as f:
         np.savez(f, maps=maps.numpy(), logits=logits.numpy(), image_path=ds.table['image_path'].to_numpy(str),

@@ -20,11 +20,12 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from fastcore.basics import patch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .augment import BatchAugment
-from .backbones import fused_bn_relu, gemm_weight_grads
-from .core import clean_partial_files, compile_quietly, config_to_dict, keep_freed_memory, save_csv, save_figure, save_json
+from .accel import CPU_KERNELS, accelerate, keep_freed_memory
+from .core import RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, save_csv, save_figure, save_json
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
 from .model import DualIFM, load_checkpoint, save_checkpoint
@@ -228,9 +229,9 @@ def plan_stages(method: str, epochs: list[int], warmup: list[int], lr: float, em
     return stages
 
 # %% ../nbs/07_train.ipynb #49c01b2d
-@dataclass
-class PretrainConfig:
-    "Settings of `dual-ifm pretrain` (see the table above for the methods' defaults)."
+@dataclass(kw_only=True)
+class PretrainConfig(RuntimeConfig):
+    "Settings of `dual-ifm pretrain` (see the table above for the methods' defaults), and the shared runtime settings."
     out: Path = field(metadata={'help': 'run folder: checkpoints, logs, final weights'})
     method: Literal['simclr', 'tsimcne', 'dual-ifm'] = field(default='dual-ifm', metadata={'help': 'training method'})
     backbone: str = field(default='bagnet33', metadata={'help': 'backbone (bagnet9/17/33, resnet18/50)'})
@@ -254,16 +255,9 @@ class PretrainConfig:
     embedding_dim: int = field(default=128, metadata={'help': 'embedding size of the first stage'})
     augment: str = field(default='fundus', metadata={'help': 'view augmentation preset (fundus, tsimcne, mild)'})
     augment_on: Literal['auto', 'device', 'workers'] = field(default='auto', metadata={'help': 'where views are made (auto: device on GPU, workers on CPU)'})
-    precision: Literal['bf16', 'fp32', 'fp64'] = field(default='bf16', metadata={'help': 'bfloat16 autocast, float32, or float64 (for exactness checks)'})
-    channels_last: bool = field(default=True, metadata={'help': 'channels-last memory layout'})
-    compile: bool = field(default=False, metadata={'help': 'torch.compile the model (and the view kernels when views are made on the device)'})
-    keep_memory: bool = field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (no page faults on reallocation: BagNet-33 steps 1.4-2.2x faster at 256 px)'})
-    gemm_grads: bool = field(default=True, metadata={'help': 'on a CPU in bfloat16 and channels-last, the weight gradients of the convolutions as one matrix product: dual_ifm\'s kernel with float32 sums on AVX512_BF16 CPUs, else torch.mm for the wide 1x1 ones (BagNet-33 steps about 8% faster than oneDNN\'s at 256 px; see gemm_weight_grads)'})
-    fused_bn: bool = field(default=True, metadata={'help': 'on an AVX-512 CPU in bfloat16 and channels-last, the batch norm + ReLU (+ residual) units of the BagNet blocks as fused C++ kernels, built on first use (BagNet-33 steps about 8% faster at 256 px; see fused_bn_relu)'})
     sync_bn: bool = field(default=False, metadata={'help': 'batch-norm statistics over all processes'})
     clip_grad: float | None = field(default=None, metadata={'help': 'clip the gradient norm to this value'})
     workers: int | None = field(default=None, metadata={'help': 'data-loading worker processes per rank (default: CPUs / ranks, at most 8)'})
-    seed: int = field(default=0, metadata={'help': 'random seed (model, data order, views)'})
     save_every: int = field(default=1, metadata={'help': 'write a checkpoint every this many epochs (and at the end of each stage)'})
     keep_last: int = field(default=2, metadata={'help': 'keep this many recent checkpoints (stage ends are always kept)'})
     log_every: int = field(default=50, metadata={'help': 'update the progress bar and check for NaN every this many steps'})
@@ -272,8 +266,6 @@ class PretrainConfig:
     resume: bool = field(default=False, metadata={'help': 'continue the run in OUT from its last checkpoint'})
     init: str | None = field(default=None, metadata={'help': 'start from the weights of this checkpoint (e.g. a SimCLR run)'})
     start_stage: int = field(default=1, metadata={'help': 'first stage to run (e.g. 2 with --init for Dual-IFM stages 2-3)'})
-    device: str | None = field(default=None, metadata={'help': 'cpu or cuda (default: cuda if available)'})
-    progress: bool = field(default=True, metadata={'help': 'show a progress bar (rank 0)'})
 
     def __post_init__(self):
         self.out, self.root = Path(self.out), Path(self.root)
@@ -313,7 +305,7 @@ def _set_rng_state(s: dict):
     p = s['python']; random.setstate((p[0], tuple(p[1]), p[2]))
     if s.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-# %% ../nbs/07_train.ipynb #72c29120
+# %% ../nbs/07_train.ipynb #2fbba416
 _RESUME_KEYS = ('method', 'backbone', 'width', 'dataset', 'image_size', 'split', 'sample_size', 'batch_size', 'epochs', 'warmup',
                 'optimizer', 'lr', 'embedding_dim', 'augment', 'seed')
 
@@ -331,203 +323,215 @@ class Pretrainer:
         self._setup_data()
         self._setup_model()
 
-    # --- data
-    def _setup_data(self):
-        c, e = self.cfg, self.env
-        self.ds = FundusDataset(c.dataset, root=c.root, image_size=c.image_size, features=[], split=c.split,
-                                sample_size=c.sample_size, seed=c.seed)
-        if e.device.type == 'cpu' and c.keep_memory: keep_freed_memory()       # before the workers fork: they inherit it
-        mean, std = self.ds.normalization
-        on = c.augment_on if c.augment_on != 'auto' else ('device' if e.device.type == 'cuda' else 'workers')
-        self.augment = BatchAugment(c.augment, mean=mean, std=std, compile=c.compile and on == 'device')
-        self.augment_on = on
-        self.sampler = ShardedBatchSampler(len(self.ds), c.batch_size, e.rank, e.world, c.seed)
-        self.collate = ViewCollate(self.augment if on == 'workers' else None, c.seed)
-        workers = c.workers if c.workers is not None else max(0, min(8, (os.cpu_count() or 1) // e.world))
-        self.loader = torch.utils.data.DataLoader(IndexedDataset(self.ds), batch_sampler=self.sampler, collate_fn=self.collate,
-                                                  num_workers=workers, pin_memory=e.device.type == 'cuda')
+# %% ../nbs/07_train.ipynb #ebb63961
+@patch
+def _setup_data(self: Pretrainer):
+    c, e = self.cfg, self.env
+    self.ds = FundusDataset(c.dataset, root=c.root, image_size=c.image_size, features=[], split=c.split,
+                            sample_size=c.sample_size, seed=c.seed)
+    if e.device.type == 'cpu' and c.keep_memory: keep_freed_memory()       # before the workers fork: they inherit it
+    mean, std = self.ds.normalization
+    on = c.augment_on if c.augment_on != 'auto' else ('device' if e.device.type == 'cuda' else 'workers')
+    self.augment = BatchAugment(c.augment, mean=mean, std=std, compile=c.compile and on == 'device')
+    self.augment_on = on
+    self.sampler = ShardedBatchSampler(len(self.ds), c.batch_size, e.rank, e.world, c.seed)
+    self.collate = ViewCollate(self.augment if on == 'workers' else None, c.seed)
+    workers = c.workers if c.workers is not None else max(0, min(8, (os.cpu_count() or 1) // e.world))
+    self.loader = torch.utils.data.DataLoader(IndexedDataset(self.ds), batch_sampler=self.sampler, collate_fn=self.collate,
+                                              num_workers=workers, pin_memory=e.device.type == 'cuda')
 
-    # --- model
-    def _setup_model(self):
-        c = self.cfg
-        torch.manual_seed(c.seed)
-        if c.init is not None:
-            self.model = DualIFM.from_checkpoint(c.init)
-            if self.model.config['backbone'] != c.backbone:
-                raise ValueError(f'--init {c.init} holds a {self.model.config["backbone"]}, but --backbone is {c.backbone}.')
-        else:
-            self.model = DualIFM(c.backbone, embedding_dim=c.embedding_dim, width=c.width, small_input=c.image_size < 128 and c.backbone.startswith('resnet'))
-        if c.resume: self._load_latest()
-        self.model.to(self.env.device, torch.float64 if c.precision == 'fp64' else torch.float32)
-        if c.sync_bn: convert_sync_bn(self.model, self.env.device)
-        if c.channels_last: self.model.to(memory_format=torch.channels_last)
-        if c.gemm_grads: gemm_weight_grads(self.model)     # acts only where it is faster: bf16, channels-last, CPU
-        if c.fused_bn and self.env.device.type == 'cpu' and c.precision == 'bf16' and c.channels_last:
-            fused_bn_relu(self.model)                        # the kernels are built (once) only where they can run
+# %% ../nbs/07_train.ipynb #ca0975b6
+@patch
+def _setup_model(self: Pretrainer):
+    c = self.cfg
+    torch.manual_seed(c.seed)
+    if c.init is not None:
+        self.model = DualIFM.from_checkpoint(c.init)
+        if self.model.config['backbone'] != c.backbone:
+            raise ValueError(f'--init {c.init} holds a {self.model.config["backbone"]}, but --backbone is {c.backbone}.')
+    else:
+        self.model = DualIFM(c.backbone, embedding_dim=c.embedding_dim, width=c.width, small_input=c.image_size < 128 and c.backbone.startswith('resnet'))
+    if c.resume: self._load_latest()
+    self.model.to(self.env.device, torch.float64 if c.precision == 'fp64' else torch.float32)
+    if c.sync_bn: convert_sync_bn(self.model, self.env.device)
+    if c.channels_last: self.model.to(memory_format=torch.channels_last)
+    self.acceleration = accelerate(self.model, self.env.device, c.precision, c.channels_last, c.cpu_kernels)
 
-    def _load_latest(self):
-        c = self.cfg
-        latest = self.ckpt_dir / 'latest.json'
-        if not latest.exists():
-            raise FileNotFoundError(f'--resume: no checkpoint to resume in {self.ckpt_dir} (latest.json missing). Start without --resume.')
-        clean_partial_files(self.ckpt_dir)
-        name = json.loads(latest.read_text())['file']
-        ck = load_checkpoint(self.ckpt_dir / name)
-        old = ck['train_config']
-        diff = [f'{k}: {old.get(k)!r} -> {config_to_dict(c)[k]!r}' for k in _RESUME_KEYS if old.get(k) != config_to_dict(c)[k]]
-        if diff: raise ValueError(f'--resume: the settings differ from the run in {c.out} ({"; ".join(diff)}). Use the same settings, or a new --out.')
-        self.model = DualIFM(**ck['model_config'])
-        self.model.load_state_dict(ck['state_dict'])
-        self.pos = (ck['stage_index'], ck['epoch_in_stage'])
-        self.history, self.wandb_id = list(ck['history']), ck.get('wandb_id')
-        self._resume_opt = ck['optimizer']
-        _set_rng_state(ck['rng'])
-        self.resumed_from = self.ckpt_dir / name
+# %% ../nbs/07_train.ipynb #a09b19ca
+@patch
+def _load_latest(self: Pretrainer):
+    c = self.cfg
+    latest = self.ckpt_dir / 'latest.json'
+    if not latest.exists():
+        raise FileNotFoundError(f'--resume: no checkpoint to resume in {self.ckpt_dir} (latest.json missing). Start without --resume.')
+    clean_partial_files(self.ckpt_dir)
+    name = json.loads(latest.read_text())['file']
+    ck = load_checkpoint(self.ckpt_dir / name)
+    old = ck['train_config']
+    diff = [f'{k}: {old.get(k)!r} -> {config_to_dict(c)[k]!r}' for k in _RESUME_KEYS if old.get(k) != config_to_dict(c)[k]]
+    if diff: raise ValueError(f'--resume: the settings differ from the run in {c.out} ({"; ".join(diff)}). Use the same settings, or a new --out.')
+    self.model = DualIFM(**ck['model_config'])
+    self.model.load_state_dict(ck['state_dict'])
+    self.pos = (ck['stage_index'], ck['epoch_in_stage'])
+    self.history, self.wandb_id = list(ck['history']), ck.get('wandb_id')
+    self._resume_opt = ck['optimizer']
+    _set_rng_state(ck['rng'])
+    self.resumed_from = self.ckpt_dir / name
 
-    # --- stages
-    def _prepare_stage(self, stage: Stage, fresh: bool):
-        m = self.model
-        if stage.dim != m.config['embedding_dim']:
-            if not fresh: raise RuntimeError(f'checkpoint has a {m.config["embedding_dim"]}-D projector in stage {stage.number}, expected {stage.dim}-D.')
-            torch.manual_seed(self.cfg.seed * 7919 + stage.number)
-            m.switch_projector(stage.dim, init='tsimcne')
-            if self.cfg.channels_last: m.to(memory_format=torch.channels_last)
-        for p in m.parameters(): p.requires_grad_(stage.trains == 'all')
-        if stage.trains == 'last':
-            for p in m.projector[2].parameters(): p.requires_grad_(True)
-        self.net = DDP(m, device_ids=[self.env.device.index] if self.env.device.type == 'cuda' else None) if self.env.world > 1 else m
-        if self.cfg.compile: self.net = compile_quietly(self.net)
-        self.loss_fn = ContrastiveLoss(stage.loss, self.cfg.temperature, self.cfg.negatives)
-        self.opt = make_optimizer(self.cfg.optimizer, m.parameters(), stage.lr, self.cfg.weight_decay, self.cfg.momentum, self.cfg.trust,
-                                  fused=self.env.device.type in ('cpu', 'cuda') and self.cfg.optimizer in ('sgd', 'adamw'))
-        if getattr(self, '_resume_opt', None) is not None and not fresh:
-            self.opt.load_state_dict(self._resume_opt)
-        self._resume_opt = None
+# %% ../nbs/07_train.ipynb #e1328075
+@patch
+def _prepare_stage(self: Pretrainer, stage: Stage, fresh: bool):
+    m = self.model
+    if stage.dim != m.config['embedding_dim']:
+        if not fresh: raise RuntimeError(f'checkpoint has a {m.config["embedding_dim"]}-D projector in stage {stage.number}, expected {stage.dim}-D.')
+        torch.manual_seed(self.cfg.seed * 7919 + stage.number)
+        m.switch_projector(stage.dim, init='tsimcne')
+        if self.cfg.channels_last: m.to(memory_format=torch.channels_last)
+    for p in m.parameters(): p.requires_grad_(stage.trains == 'all')
+    if stage.trains == 'last':
+        for p in m.projector[2].parameters(): p.requires_grad_(True)
+    self.net = DDP(m, device_ids=[self.env.device.index] if self.env.device.type == 'cuda' else None) if self.env.world > 1 else m
+    if self.cfg.compile: self.net = compile_quietly(self.net)
+    self.loss_fn = ContrastiveLoss(stage.loss, self.cfg.temperature, self.cfg.negatives)
+    self.opt = make_optimizer(self.cfg.optimizer, m.parameters(), stage.lr, self.cfg.weight_decay, self.cfg.momentum, self.cfg.trust,
+                              fused=self.env.device.type in ('cpu', 'cuda') and self.cfg.optimizer in ('sgd', 'adamw'))
+    if getattr(self, '_resume_opt', None) is not None and not fresh:
+        self.opt.load_state_dict(self._resume_opt)
+    self._resume_opt = None
 
-    def _views(self, batch):
-        dev, fmt = self.env.device, torch.channels_last if self.cfg.channels_last else torch.contiguous_format
-        if self.augment_on == 'workers':
-            v1, v2, idx = batch
-            v1, v2 = v1.to(dev, non_blocking=True), v2.to(dev, non_blocking=True)
-        else:
-            x, idx = batch
-            x = x.to(dev, non_blocking=True)
-            v1, v2 = self.augment.views(x, idx, self.collate.epoch, self.cfg.seed)
-        x = torch.cat([v1, v2])
-        if self.cfg.precision == 'fp64': x = x.double()
-        return x.contiguous(memory_format=fmt), len(v1)
+# %% ../nbs/07_train.ipynb #bb968ce8
+@patch
+def _views(self: Pretrainer, batch):
+    dev, fmt = self.env.device, torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+    if self.augment_on == 'workers':
+        v1, v2, idx = batch
+        v1, v2 = v1.to(dev, non_blocking=True), v2.to(dev, non_blocking=True)
+    else:
+        x, idx = batch
+        x = x.to(dev, non_blocking=True)
+        v1, v2 = self.augment.views(x, idx, self.collate.epoch, self.cfg.seed)
+    x = torch.cat([v1, v2])
+    if self.cfg.precision == 'fp64': x = x.double()
+    return x.contiguous(memory_format=fmt), len(v1)
 
-    def _epoch(self, stage: Stage, si: int, epoch: int, global_epoch: int):
-        c, e = self.cfg, self.env
-        lr = epoch_lr(stage.lr, epoch, stage.epochs, stage.warmup)
-        for g in self.opt.param_groups: g['lr'] = lr
-        self.sampler.set_epoch(global_epoch); self.collate.epoch = global_epoch
-        self.net.train()
-        loss_sum = torch.zeros((), device=e.device, dtype=torch.float64)
-        first_bad = torch.full((), -1, dtype=torch.long, device=e.device)
-        n_steps = len(self.sampler)
-        bar = None
-        if e.main and c.progress:
-            from tqdm import tqdm
-            bar = tqdm(total=n_steps, desc=f'stage {stage.number} epoch {epoch + 1}/{stage.epochs}', dynamic_ncols=True, leave=False)
-        t0 = time.perf_counter()
-        for k, batch in enumerate(self.loader):
-            x, b = self._views(batch)
-            with torch.autocast(e.device.type, dtype=torch.bfloat16, enabled=c.precision == 'bf16'):
-                z = self.net(x, want='z').z
-            loss = self.loss_fn(z[:b], z[b:])
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if c.clip_grad: torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
-            self.opt.step()
-            ld = loss.detach()
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(ld), torch.tensor(k, device=e.device), first_bad)
-            loss_sum += ld
-            if (k + 1) % c.log_every == 0 or k + 1 == n_steps:
-                self._check_finite(first_bad, stage, epoch, n_steps)
-                if bar is not None: bar.set_postfix(loss=f'{loss_sum.item() / (k + 1):.4f}', lr=f'{lr:.3g}'); bar.update((k + 1) - bar.n)
-        sec = time.perf_counter() - t0
-        if bar is not None: bar.close()
-        self._check_finite(first_bad, stage, epoch, n_steps)
-        grads = [p.grad.detach().float() for p in self.model.parameters() if p.grad is not None]
-        mean_loss = loss_sum / max(1, n_steps)
-        if e.world > 1: dist.all_reduce(mean_loss); mean_loss /= e.world
-        row = {'stage': stage.number, 'epoch': epoch + 1, 'global_epoch': global_epoch + 1, 'loss': mean_loss.item(), 'lr': lr,
-               'img/s': n_steps * c.batch_size / sec, 'seconds': sec,
-               'grad_norm': torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item() if grads else 0.0,
-               'grad_max': max(g.abs().max().item() for g in grads) if grads else 0.0}
-        with torch.no_grad(): row.update(distance_quantiles(z[:b].detach(), z[b:].detach()))
-        return row
+@patch
+def _epoch(self: Pretrainer, stage: Stage, si: int, epoch: int, global_epoch: int):
+    c, e = self.cfg, self.env
+    lr = epoch_lr(stage.lr, epoch, stage.epochs, stage.warmup)
+    for g in self.opt.param_groups: g['lr'] = lr
+    self.sampler.set_epoch(global_epoch); self.collate.epoch = global_epoch
+    self.net.train()
+    loss_sum = torch.zeros((), device=e.device, dtype=torch.float64)
+    first_bad = torch.full((), -1, dtype=torch.long, device=e.device)
+    n_steps = len(self.sampler)
+    bar = None
+    if e.main and c.progress:
+        from tqdm import tqdm
+        bar = tqdm(total=n_steps, desc=f'stage {stage.number} epoch {epoch + 1}/{stage.epochs}', dynamic_ncols=True, leave=False)
+    t0 = time.perf_counter()
+    for k, batch in enumerate(self.loader):
+        x, b = self._views(batch)
+        with torch.autocast(e.device.type, dtype=torch.bfloat16, enabled=c.precision == 'bf16'):
+            z = self.net(x, want='z').z
+        loss = self.loss_fn(z[:b], z[b:])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.clip_grad: torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
+        self.opt.step()
+        ld = loss.detach()
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(ld), torch.tensor(k, device=e.device), first_bad)
+        loss_sum += ld
+        if (k + 1) % c.log_every == 0 or k + 1 == n_steps:
+            self._check_finite(first_bad, stage, epoch, n_steps)
+            if bar is not None: bar.set_postfix(loss=f'{loss_sum.item() / (k + 1):.4f}', lr=f'{lr:.3g}'); bar.update((k + 1) - bar.n)
+    sec = time.perf_counter() - t0
+    if bar is not None: bar.close()
+    self._check_finite(first_bad, stage, epoch, n_steps)
+    grads = [p.grad.detach().float() for p in self.model.parameters() if p.grad is not None]
+    mean_loss = loss_sum / max(1, n_steps)
+    if e.world > 1: dist.all_reduce(mean_loss); mean_loss /= e.world
+    row = {'stage': stage.number, 'epoch': epoch + 1, 'global_epoch': global_epoch + 1, 'loss': mean_loss.item(), 'lr': lr,
+           'img/s': n_steps * c.batch_size / sec, 'seconds': sec,
+           'grad_norm': torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item() if grads else 0.0,
+           'grad_max': max(g.abs().max().item() for g in grads) if grads else 0.0}
+    with torch.no_grad(): row.update(distance_quantiles(z[:b].detach(), z[b:].detach()))
+    return row
 
-    def _check_finite(self, first_bad, stage, epoch, n_steps):
-        k = int(first_bad.item())
-        if k >= 0:
-            last = json.loads((self.ckpt_dir / 'latest.json').read_text())['file'] if (self.ckpt_dir / 'latest.json').exists() else None
-            raise NonFiniteLoss(f'The loss became NaN or infinite at stage {stage.number}, epoch {epoch + 1}, step {k + 1} of {n_steps}; training stopped. '
-                                + (f'The last good checkpoint is {self.ckpt_dir / last} (resume with --resume). ' if last else 'No checkpoint was written yet. ')
-                                + 'Lower --lr, add --clip-grad, or try --precision fp32.')
+@patch
+def _check_finite(self: Pretrainer, first_bad, stage, epoch, n_steps):
+    k = int(first_bad.item())
+    if k >= 0:
+        last = json.loads((self.ckpt_dir / 'latest.json').read_text())['file'] if (self.ckpt_dir / 'latest.json').exists() else None
+        raise NonFiniteLoss(f'The loss became NaN or infinite at stage {stage.number}, epoch {epoch + 1}, step {k + 1} of {n_steps}; training stopped. '
+                            + (f'The last good checkpoint is {self.ckpt_dir / last} (resume with --resume). ' if last else 'No checkpoint was written yet. ')
+                            + 'Lower --lr, add --clip-grad, or try --precision fp32.')
 
-    # --- saving
-    def _save(self, si: int, epoch_done: int, stage_end: bool):
-        if not self.env.main: return
-        c = self.cfg
-        name = f'ckpt_s{si + 1}_e{epoch_done:04d}.pt'
-        save_checkpoint(self.ckpt_dir / name, self.model, train_config=c, metadata={'run': c.run_name},
-                        optimizer=self.opt.state_dict(), stage_index=si, epoch_in_stage=epoch_done, history=self.history,
-                        rng=_rng_state(), wandb_id=self.wandb_id)
-        if stage_end:
-            save_checkpoint(c.out / f'stage{si + 1}.pt', self.model, train_config=c, metadata={'run': c.run_name, 'stage': si + 1}, history=self.history)
-        save_json({'file': name}, self.ckpt_dir / 'latest.json')
-        ckpts = sorted(self.ckpt_dir.glob('ckpt_s*_e*.pt'))
-        for old in ckpts[:-c.keep_last] if c.keep_last > 0 else []: old.unlink()
+# %% ../nbs/07_train.ipynb #9d48217e
+@patch
+def _save(self: Pretrainer, si: int, epoch_done: int, stage_end: bool):
+    if not self.env.main: return
+    c = self.cfg
+    name = f'ckpt_s{si + 1}_e{epoch_done:04d}.pt'
+    save_checkpoint(self.ckpt_dir / name, self.model, train_config=c, metadata={'run': c.run_name},
+                    optimizer=self.opt.state_dict(), stage_index=si, epoch_in_stage=epoch_done, history=self.history,
+                    rng=_rng_state(), wandb_id=self.wandb_id)
+    if stage_end:
+        save_checkpoint(c.out / f'stage{si + 1}.pt', self.model, train_config=c, metadata={'run': c.run_name, 'stage': si + 1}, history=self.history)
+    save_json({'file': name}, self.ckpt_dir / 'latest.json')
+    ckpts = sorted(self.ckpt_dir.glob('ckpt_s*_e*.pt'))
+    for old in ckpts[:-c.keep_last] if c.keep_last > 0 else []: old.unlink()
 
-    def _log(self, row: dict):
-        self.history.append(row)
-        if not self.env.main: return
-        save_csv(pd.DataFrame(self.history), self.cfg.out / 'log.csv')
-        if self._wandb is not None: self._wandb.log(row, step=row['global_epoch'])
+@patch
+def _log(self: Pretrainer, row: dict):
+    self.history.append(row)
+    if not self.env.main: return
+    save_csv(pd.DataFrame(self.history), self.cfg.out / 'log.csv')
+    if self._wandb is not None: self._wandb.log(row, step=row['global_epoch'])
 
-    def _init_wandb(self):
-        self._wandb = None
-        if not self.env.main or self.cfg.wandb == 'disabled': return
-        try: import wandb
-        except ImportError:
-            warnings.warn('wandb is not installed: logging to log.csv only.'); return
-        self.wandb_id = self.wandb_id or __import__('secrets').token_hex(4)
-        self._wandb = wandb.init(project=self.cfg.wandb_project, dir=str(self.cfg.out), id=self.wandb_id, resume='allow',
-                                 mode=self.cfg.wandb, config=config_to_dict(self.cfg), name=self.cfg.out.name)
+@patch
+def _init_wandb(self: Pretrainer):
+    self._wandb = None
+    if not self.env.main or self.cfg.wandb == 'disabled': return
+    try: import wandb
+    except ImportError:
+        warnings.warn('wandb is not installed: logging to log.csv only.'); return
+    self.wandb_id = self.wandb_id or __import__('secrets').token_hex(4)
+    self._wandb = wandb.init(project=self.cfg.wandb_project, dir=str(self.cfg.out), id=self.wandb_id, resume='allow',
+                             mode=self.cfg.wandb, config=config_to_dict(self.cfg), name=self.cfg.out.name)
 
-    # --- the run
-    def fit(self) -> Path:
-        "Run (or continue) the schedule; returns the final checkpoint."
-        c, e = self.cfg, self.env
+# %% ../nbs/07_train.ipynb #5e89e6d9
+@patch
+def fit(self: Pretrainer) -> Path:
+    "Run (or continue) the schedule; returns the final checkpoint."
+    c, e = self.cfg, self.env
+    if e.main:
+        c.out.mkdir(parents=True, exist_ok=True)
+        save_json({'config': c, 'world_size': e.world, 'device': str(e.device)}, c.out / 'config.json')
+    self._init_wandb()
+    stages = c.stages
+    si0, ep0 = self.pos
+    try:
+        for si in range(si0, len(stages)):
+            st = stages[si]
+            start = ep0 if si == si0 else 0
+            self._prepare_stage(st, fresh=(start == 0 and not (si == si0 and c.resume and ep0 > 0)))
+            for ep in range(start, st.epochs):
+                ge = sum(s.epochs for s in stages[:si]) + ep
+                row = self._epoch(st, si, ep, ge)
+                self._log(row)
+                end = ep + 1 == st.epochs
+                if (ep + 1) % c.save_every == 0 or end: self._save(si, ep + 1, end)
+            if st.epochs == 0: self._save(si, 0, True)
+        final = c.out / 'final.pt'
         if e.main:
-            c.out.mkdir(parents=True, exist_ok=True)
-            save_json({'config': c, 'world_size': e.world, 'device': str(e.device)}, c.out / 'config.json')
-        self._init_wandb()
-        stages = c.stages
-        si0, ep0 = self.pos
-        try:
-            for si in range(si0, len(stages)):
-                st = stages[si]
-                start = ep0 if si == si0 else 0
-                self._prepare_stage(st, fresh=(start == 0 and not (si == si0 and c.resume and ep0 > 0)))
-                for ep in range(start, st.epochs):
-                    ge = sum(s.epochs for s in stages[:si]) + ep
-                    row = self._epoch(st, si, ep, ge)
-                    self._log(row)
-                    end = ep + 1 == st.epochs
-                    if (ep + 1) % c.save_every == 0 or end: self._save(si, ep + 1, end)
-                if st.epochs == 0: self._save(si, 0, True)
-            final = c.out / 'final.pt'
-            if e.main:
-                save_checkpoint(final, self.model, train_config=c, metadata={'run': c.run_name}, history=self.history)
-                save_checkpoint(c.out / f'{c.run_name}.pt', self.model, train_config=c, metadata={'run': c.run_name})
-                plot_history(self.history, c.out / 'training.png')
-            return final
-        finally:
-            if self._wandb is not None: self._wandb.finish()
+            save_checkpoint(final, self.model, train_config=c, metadata={'run': c.run_name}, history=self.history)
+            save_checkpoint(c.out / f'{c.run_name}.pt', self.model, train_config=c, metadata={'run': c.run_name})
+            plot_history(self.history, c.out / 'training.png')
+        return final
+    finally:
+        if self._wandb is not None: self._wandb.finish()
 
+# %% ../nbs/07_train.ipynb #d71fb34e
 def pretrain(cfg: PretrainConfig | None = None, **kwargs) -> Path:
     "Pretrain as `cfg` says (one process, or every process of a torchrun job); returns the final checkpoint."
     cfg = cfg or PretrainConfig(**kwargs)
@@ -540,11 +544,12 @@ def pretrain(cfg: PretrainConfig | None = None, **kwargs) -> Path:
 def plot_history(history, path: str | os.PathLike | None = None):
     "Loss, learning rate, images/s and distance quantiles per epoch, stage boundaries marked; saved to `path` when given."
     import matplotlib.pyplot as plt
+    import seaborn as sns
     df = pd.DataFrame(history) if not isinstance(history, pd.DataFrame) else history
     fig, axs = plt.subplots(1, 4, figsize=(15, 3))
     x = df['global_epoch']
-    for st, g in df.groupby('stage'): axs[0].plot(g['global_epoch'], g['loss'], '.-', label=f'stage {st}')
-    axs[0].set_title('loss'); axs[0].legend(fontsize=8)
+    sns.lineplot(data=df.assign(stage=df['stage'].map('stage {}'.format)), x='global_epoch', y='loss', hue='stage', marker='o', ax=axs[0])
+    axs[0].set_title('loss'); axs[0].set_ylabel(''); axs[0].legend(fontsize=8)
     axs[1].plot(x, df['lr'], '.-'); axs[1].set_yscale('log'); axs[1].set_title('learning rate')
     axs[2].plot(x, df['img/s'], '.-'); axs[2].set_title('photographs / s')
     for q, ls in (('q5', ':'), ('q50', '-'), ('q95', ':')):

@@ -59,6 +59,46 @@ def _clean(nb):
     nb.cells = cells
     return nb
 
+def _public_names(source: str) -> list[str]:
+    "Public functions and classes an export cell defines, and the public methods it adds with @patch (as Class.method)."
+    import ast
+    try: tree = ast.parse(source)
+    except SyntaxError: return []
+    names = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name.startswith('_'): continue
+        patch = any(getattr(d, 'id', None) == 'patch' for d in getattr(node, 'decorator_list', []))
+        if patch and node.args.args and isinstance(node.args.args[0].annotation, ast.Name):
+            names.append(f'{node.args.args[0].annotation.id}.{node.name}')
+        elif not patch: names.append(node.name)
+    return names
+
+def _api_reference(nb):
+    """After each export cell, its public API as nbdev's `show_doc` renders it (what `nbdev_docs` adds too), so the
+    offline site has an API reference."""
+    import importlib, nbformat
+    from nbdev.showdoc import show_doc
+    exp = next((m.group(1) for c in nb.cells if c.cell_type == 'code' for m in [re.search(r'^#\|\s*default_exp\s+(\S+)', c.source, re.M)] if m), None)
+    if exp is None: return nb
+    module = importlib.import_module(f'dual_ifm.{exp}')
+    cells = []
+    for c in nb.cells:
+        cells.append(c)
+        if c.cell_type != 'code' or not re.search(r'^\s*#\|\s*export\b', c.source, re.M): continue
+        for name in _public_names(c.source):
+            obj = module
+            for part in name.split('.'): obj = getattr(obj, part, None)
+            if obj is None: continue
+            try: doc = show_doc(obj, name=name)._repr_markdown_()
+            except Exception as e:          # a signature show_doc cannot evaluate: name and docstring alone
+                print(f'{exp}.{name}: show_doc failed ({type(e).__name__}: {e}); docstring only', file=sys.stderr)
+                doc = f'### {name}\n\n*{(obj.__doc__ or "").strip()}*'
+
+            doc = re.sub(r'\[source\]\([^)]*\)\{[^}]*\}', '', doc)       # Quarto's link attributes, which plain Markdown shows as text
+            cells.append(nbformat.v4.new_markdown_cell(doc.strip()))
+    nb.cells = cells
+    return nb
+
 def build(out: Path) -> list[Path]:
     import nbformat
     from nbconvert import HTMLExporter
@@ -75,7 +115,7 @@ def build(out: Path) -> list[Path]:
     style = CSS + HtmlFormatter().get_style_defs('.highlight')
     written = []
     for name, title, path, nb in pages:
-        body, _ = exporter.from_notebook_node(_clean(nb))
+        body, _ = exporter.from_notebook_node(_clean(_api_reference(nb)))
         body = re.sub(r'(href=")(\d\d[a-z]?_[\w]+)\.ipynb', r'\1\2.html', body)      # links between chapters
         nav = ''.join(f'<a href="{n}"{" class=current" if n == name else ""}>{html.escape(("" if p.stem == "index" else p.stem.split("_")[0] + " ") + t)}</a>'
                       for n, t, p, _ in pages)

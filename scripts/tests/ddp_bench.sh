@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# `dual-ifm bench` started by torchrun (2 processes, gloo): the processes share each global batch of the step
+# The speed study (scripts/bench/study.py) started by torchrun (2 processes, gloo): the processes share each global batch of the step
 # measurement, every rank finishes with exit status 0, and rank 0 alone prints the table, with both modes in it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
-torchrun --standalone --nproc_per_node=2 -m dual_ifm bench --sections step --threads 1 --width 0.125 --image-size 32 \
+torchrun --standalone --nproc_per_node=2 scripts/bench/study.py --sections step --threads 1 --width 0.125 --image-size 32 \
   --batch 4 --steps 1 --warmup 1 --modes "fp32 (published),bf16 channels-last" --out "$tmp/bench.json" > "$tmp/log" 2>&1 \
   || { cat "$tmp/log"; exit 1; }
 python - "$tmp" <<'PY'

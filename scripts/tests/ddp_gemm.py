@@ -14,8 +14,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from dual_ifm.backbones import gemm_weight_grads
-from dual_ifm.fused import weight_grad_unavailable
+from dual_ifm.accel import gemm_weight_grads, weight_grad_unavailable
 from _mp import finish                 # this folder (torchrun puts it on the path)
 
 def grads(model, x):

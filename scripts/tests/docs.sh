@@ -21,6 +21,12 @@ for p in pages:
     text = (site / p['page']).read_text()
     assert all(q['page'] in text for q in pages), f"{p['page']}: sidebar incomplete"
     assert 'http://' not in text.split('<main>')[0] and '<script src=' not in text, f"{p['page']}: refers to the network"
+# the API reference: every chapter's public functions rendered by show_doc after their code
+accel = (site / '90_accel.html').read_text()
+for name in ('accelerate', 'fused_bn_relu', 'keep_freed_memory', 'Acceleration'):
+    assert f'<h3 id="{name}"' in accel, f'90_accel.html: no API entry for {name}'
+assert '<h3 id="Pretrainer.fit"' in (site / '07_train.html').read_text(), '07_train.html: no API entry for a patched method'
+assert '{target=' not in accel, 'Quarto link attributes leaked into the page'
 print(f'{len(pages)} pages built, {sum(p["figures"] for p in pages)} figures in the notebooks')
 PY
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
