@@ -5,6 +5,8 @@
 # %% ../nbs/02_prepare.ipynb #cce62e8c
 from __future__ import annotations
 
+import fnmatch
+import itertools
 import os
 import re
 import time
@@ -120,7 +122,7 @@ def crop_fov(img, fov: FOV, size: int, mask_outside: bool = True) -> np.ndarray:
     if mask_outside: out[~fov_mask(size)] = 0
     return out
 
-# %% ../nbs/02_prepare.ipynb #2f40cfe5
+# %% ../nbs/02_prepare.ipynb #2ae772a0
 def _to_uint8(a: np.ndarray) -> np.ndarray:
     "Pixel values of any depth on the 0-255 scale: 16-bit by its range (/257), other integers by 255 or 65535, floats from 0-1 or 0-255."
     if a.dtype == np.uint8: return a
@@ -167,7 +169,7 @@ def read_photo(path: str | os.PathLike) -> Image.Image:
         if path.suffix.lower() not in ('.tif', '.tiff'): raise
     return Image.fromarray(_tiff_array(path))
 
-# %% ../nbs/02_prepare.ipynb #34c835cd
+# %% ../nbs/02_prepare.ipynb #a1ac05af
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
@@ -234,7 +236,7 @@ def _pick_column(df, given, candidates, csv, flag):
         if c in df.columns: return c
     return None
 
-# %% ../nbs/02_prepare.ipynb #bfd54b4f
+# %% ../nbs/02_prepare.ipynb #e4fef3d8
 def _strip_suffix(name: str) -> str:
     "The name without its image suffix (other dots kept: '1.2.3' stays whole)."
     stem, ext = os.path.splitext(name)
@@ -268,7 +270,7 @@ def match_images(labels: pd.DataFrame, files: list[str], image_column: str, csv=
     matched = labels[image_column].map(find)
     return matched, labels[image_column][matched.isna()]
 
-# %% ../nbs/02_prepare.ipynb #b0ae91f5
+# %% ../nbs/02_prepare.ipynb #d28aa9af
 @dataclass
 class Preset:
     "How one public set arrives: its folders, label files and file names, and how its labels are read."
@@ -295,7 +297,7 @@ def register_preset(p: Preset) -> Preset:
 
 def _stem(rel: str) -> str: return _strip_suffix(os.path.basename(rel))
 
-# %% ../nbs/02_prepare.ipynb #398f26e8
+# %% ../nbs/02_prepare.ipynb #14fc21f8
 _REF = {'0': 0, '1': 0, '2': 1, '3': 1, '4': 1}
 
 def _eyepacs_derive(t, base):
@@ -370,7 +372,7 @@ def _ukb_derive(t, base):
     t['instance'] = [x.group(3) if x else '' for x in m]
     return t
 
-# %% ../nbs/02_prepare.ipynb #b4e6a06c
+# %% ../nbs/02_prepare.ipynb #65b99265
 for _p in [
     Preset('aptos', 'Kaggle, "APTOS 2019 Blindness Detection", Data tab: train.csv (id_code, diagnosis) and train_images/<id_code>.png',
            [('train_images', 'train.csv')], image_column='id_code',
@@ -413,7 +415,7 @@ for _p in [
            command='dual-ifm prepare --name ukb --images raw/ukb/fundus'),
 ]: register_preset(_p)
 
-# %% ../nbs/02_prepare.ipynb #4d0f171f
+# %% ../nbs/02_prepare.ipynb #e16bd5fa
 @dataclass
 class PrepareConfig:
     "Settings of `dual-ifm prepare`: a raw fundus dataset into the standard layout."
@@ -453,13 +455,22 @@ class PrepareConfig:
             except re.error as e: raise ValueError(f'patient_regex {self.patient_regex!r} is not a valid regular expression ({e}).') from None
             if rx.groups < 1: raise ValueError(f'patient_regex {self.patient_regex!r} needs a group, e.g. "^(\\d+)_", whose text is the patient id.')
 
-# %% ../nbs/02_prepare.ipynb #1d17409e
+# %% ../nbs/02_prepare.ipynb #8ee52ef3
 _OURS = ('image_path', 'source_path', 'label_file')     # columns prepare writes: label columns of these names are kept as <name>_original
+
+def _ci_glob(base: Path, pattern: str) -> list[Path]:
+    "Paths under `base` that match `pattern` (shell wildcards allowed) in any letter case, sorted."
+    found = [base]
+    for part in Path(pattern).parts:
+        rx = re.compile(fnmatch.translate(part), re.I)
+        found = [c for f in found if f.is_dir() for c in sorted(f.iterdir()) if rx.match(c.name)]
+    return found
 
 def _find_base(root: Path, preset: Preset) -> Path:
     "The folder of a download that holds the preset's parts: --images itself or a folder up to two levels below it."
-    for c in [root] + sorted(p for p in root.glob('*') if p.is_dir()) + sorted(p for p in root.glob('*/*') if p.is_dir()):
-        if any((c / d).is_dir() for d, _ in preset.parts): return c
+    def below(p): return (c for c in sorted(p.iterdir()) if c.is_dir())
+    for c in itertools.chain([root], below(root), (g for c in below(root) for g in below(c))):
+        if any(p.is_dir() for d, _ in preset.parts for p in _ci_glob(c, d)): return c
     return root
 
 def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
@@ -470,11 +481,12 @@ def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
     if preset is None or not preset.parts: return cfg.images, [(cfg.images, None)]
     base, out = _find_base(cfg.images, preset), []
     for d, pattern in preset.parts:
-        if not (base / d).is_dir(): continue                   # e.g. a download without its test part
-        files = sorted(base.glob(pattern)) if pattern else [None]
+        folders = [p for p in _ci_glob(base, d) if p.is_dir()]
+        if not folders: continue                                   # e.g. a download without its test part
+        files = [p for p in _ci_glob(base, pattern) if p.is_file()] if pattern else [None]
         if not files:
-            warnings.warn(f'{base / d} has no label file {base / pattern}; its photographs are left out.'); continue
-        out += [(base / d, f) for f in files]
+            warnings.warn(f'{folders[0]} has no label file {base / pattern}; its photographs are left out.'); continue
+        out += [(folders[0], f) for f in files]
     if not out:
         raise DatasetError(f'{cfg.images} does not look like the {preset.name} download: none of the folders '
                            f'{[d for d, _ in preset.parts]} is in it (or up to two levels below). It is laid out as: {preset.source}. '
@@ -523,7 +535,7 @@ def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, li
     if preset is not None and preset.derive is not None: table = preset.derive(table, base)
     return table, [f for _, f in parts if f is not None], base
 
-# %% ../nbs/02_prepare.ipynb #c0724c8b
+# %% ../nbs/02_prepare.ipynb #34541bb5
 def _file_record(path: Path) -> dict:
     "What identifies a label file's content: name, size, mtime and SHA-256."
     import hashlib
@@ -569,7 +581,7 @@ def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | N
     warnings.warn(f'--overwrite: replacing the dataset in {folder} (' + '; '.join(why) + f'). The old labels are kept in {keep}.')
     return dict(old or {}, replaced=True)
 
-# %% ../nbs/02_prepare.ipynb #2919aeb6
+# %% ../nbs/02_prepare.ipynb #9e2a779f
 def _out_name(rel: str, fmt: str) -> str: return _strip_suffix(rel) + '.' + fmt
 
 def _prepare_task(task: dict) -> dict:
@@ -643,7 +655,43 @@ def _splits(patients, strata, cfg) -> tuple[dict, dict]:
     s = {'0': {'train': [], 'val': [], 'test': everyone}, **{str(k): {'train': [], 'val': []} for k in range(1, 6)}}
     return s, {'pretrain': [], 'holdout': everyone}
 
-# %% ../nbs/02_prepare.ipynb #c39dc41f
+# %% ../nbs/02_prepare.ipynb #f541e009
+def _remove_stale(folder: Path, old_sources: pd.DataFrame, now: set, old_fmt: str, fmt: str) -> int:
+    "Delete the prepared images of recorded sources that are no longer in the dataset (or were made in another format)."
+    removed, dims = 0, sorted(folder.glob('dim_*'))
+    for rel in old_sources['source_path']:
+        if rel in now and old_fmt == fmt: continue
+        for d in dims:
+            if (p := d / _out_name(rel, old_fmt)).exists(): p.unlink(); removed += 1
+    return removed
+
+def _strata(cfg, spec, meta, label_files):
+    "Class codes to stratify the splits by: --stratify, else the dataset's default label when it is there, else none."
+    if cfg.stratify is not None:
+        if cfg.stratify not in meta.columns: raise DatasetError(f'--stratify {cfg.stratify!r} is not a column of {cfg.labels}; columns: {list(meta.columns)}.')
+        strata = pd.factorize(meta[cfg.stratify].where(meta[cfg.stratify] != ''), sort=True)[0].astype(float)
+        strata[strata < 0] = np.nan
+        return strata
+    if spec is not None and spec.default_feature and spec.columns[spec.default_feature].source in meta.columns:
+        col = spec.columns[spec.default_feature]
+        return encode_column(meta[col.source], col, spec.default_feature, spec.missing_values, where=', '.join(map(str, label_files)))[0]
+    return None
+
+def _fov_table(md: Path, results, keep, trusted) -> pd.DataFrame:
+    "fov.csv: the circle found in each source, new ones over the recorded ones."
+    old = pd.read_csv(md / 'fov.csv') if trusted and (md / 'fov.csv').exists() else pd.DataFrame(columns=['source_path'])
+    new = pd.DataFrame([dict(source_path=r['rel'], **r['fov']) for r in results if r['fov']])
+    t = pd.concat([old[~old['source_path'].isin(new.get('source_path', []))], new], ignore_index=True)
+    return t[t['source_path'].isin(keep)].sort_values('source_path')
+
+def _fov_stats(results) -> dict:
+    "Per-channel mean and sd inside the field of view, over every prepared photograph."
+    st = [r['stats'] for r in results]
+    s1, s2, n = sum(s[0] for s in st), sum(s[1] for s in st), sum(s[2] for s in st)
+    mean = s1 / n
+    return {'mean': mean.round(4), 'std': np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4), 'images': len(st)}
+
+# %% ../nbs/02_prepare.ipynb #5c2e2403
 def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
     the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
@@ -653,26 +701,26 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
         raise DatasetError(f'Image folder {cfg.images} not found; --images must be the folder that holds the raw photographs'
                            + (f' (for {cfg.name}: {preset.source}).' if preset else '.'))
     table, label_files, base = collect_sources(cfg, preset)
-    spec = DATASETS.get(cfg.name)
-    own_spec = preset.spec(table) if preset is not None and preset.spec is not None else None
+    spec, own_spec = DATASETS.get(cfg.name), (preset.spec(table) if preset is not None and preset.spec is not None else None)
     if own_spec is not None: spec = spec_from_dict(own_spec, cfg.name, spec)
     _check_label_column(cfg, spec, table, label_files, preset)
     patients = _patients(cfg, preset, table)
-    # --- what was prepared before
-    folder, output = cfg.out / cfg.name, dict(format=cfg.format, quality=cfg.quality if cfg.format == 'jpg' else None, mask_outside=cfg.mask_outside)
-    md = folder / 'metadata'
-    old = _check_previous(folder, cfg, table, [_file_record(f) for f in label_files], output)
+    # --- what was prepared before, and what of it can stay
+    folder, md = cfg.out / cfg.name, cfg.out / cfg.name / 'metadata'
+    output = dict(format=cfg.format, quality=cfg.quality if cfg.format == 'jpg' else None, mask_outside=cfg.mask_outside)
+    label_records = [_file_record(f) for f in label_files]
+    old = _check_previous(folder, cfg, table, label_records, output)
     if folder.exists(): clean_partial_files(folder)
-    src_file = md / 'sources.csv'
     ours = old is not None and 'labels' in old                       # written by this version: sources.csv is ours
     trusted = ours and old.get('output') == output                   # ... and its images were made as this run makes them
-    old_sources = pd.read_csv(src_file, dtype={'source_path': str}) if ours and src_file.exists() else pd.DataFrame(columns=['source_path', 'size', 'mtime_ns'])
-    stats_of = {r.source_path: [int(r.size), int(r.mtime_ns)] for r in old_sources.itertuples()} if trusted else {}
+    old_sources = (pd.read_csv(md / 'sources.csv', dtype={'source_path': str}) if ours and (md / 'sources.csv').exists()
+                   else pd.DataFrame(columns=['source_path', 'size', 'mtime_ns']))
+    known = {r.source_path: [int(r.size), int(r.mtime_ns)] for r in old_sources.itertuples()} if trusted else {}
     sizes = list(dict.fromkeys(cfg.size + [s for s in (old or {}).get('sizes', []) if (folder / f'dim_{s}').is_dir()]))
     # --- images
     shared = dict(folder=str(folder), sizes=sizes, format=cfg.format, quality=cfg.quality, mask_outside=cfg.mask_outside,
                   force=old is not None and not trusted)
-    tasks = [dict(shared, src=str(cfg.images / r), rel=r, known=stats_of.get(r)) for r in table['_rel']]
+    tasks = [dict(shared, src=str(cfg.images / r), rel=r, known=known.get(r)) for r in table['_rel']]
     t0 = time.time()
     results = list(parallel_map(_prepare_task, tasks, workers=cfg.workers, desc=f'prepare {cfg.name}', progress=cfg.progress, chunksize=2))
     seconds = time.time() - t0
@@ -682,15 +730,9 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
         if cfg.strict: raise DatasetError(msg + '. Remove or replace them, or drop --strict to skip them.')
         warnings.warn(msg + (' ...' if len(errors) > 5 else '') + '. They are skipped and listed in metadata/prepare.json.')
     ok = np.array([r['error'] is None for r in results], dtype=bool)
-    table, patients = table[ok], patients[ok]
+    table, patients, done = table[ok], patients[ok], [r for r in results if r['error'] is None]
     if len(table) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
-    # --- outputs of photographs no longer in the dataset (sources gone, unreadable, or another format) are removed
-    old_fmt, now, removed = ((old or {}).get('output') or {}).get('format', cfg.format), set(table['_rel']), 0
-    dims = sorted(folder.glob('dim_*'))
-    for rel in old_sources['source_path']:
-        if rel in now and old_fmt == cfg.format: continue
-        for d in dims:
-            if (p := d / _out_name(rel, old_fmt)).exists(): p.unlink(); removed += 1
+    removed = _remove_stale(folder, old_sources, set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
     # --- metadata (a label column patient_id that is not the patient id used is kept as patient_id_original)
     if 'patient_id' in table.columns and not table['patient_id'].astype(str).equals(patients.astype(str)):
         table = table.rename(columns={'patient_id': 'patient_id_original'})
@@ -698,35 +740,17 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     meta.insert(0, 'image_path', [_out_name(r, cfg.format) for r in table['_rel']])
     meta.insert(1, 'patient_id', patients.to_numpy())
     meta.insert(2, 'source_path', table['_rel'].to_numpy())
-    fov_old = pd.read_csv(md / 'fov.csv') if trusted and (md / 'fov.csv').exists() else pd.DataFrame(columns=['source_path'])
-    fov_new = pd.DataFrame([dict(source_path=r['rel'], **r['fov']) for r in results if r['fov']])
-    fov_table = pd.concat([fov_old[~fov_old['source_path'].isin(fov_new.get('source_path', []))], fov_new], ignore_index=True)
-    fov_table = fov_table[fov_table['source_path'].isin(meta['source_path'])].sort_values('source_path')
-    sources = pd.DataFrame([dict(source_path=r['rel'], size=r['stat'][0], mtime_ns=r['stat'][1]) for r in np.array(results, dtype=object)[ok]])
-    # --- splits, stratified by the dataset's default label when it can be read
-    strata = None
-    if cfg.stratify is not None:
-        if cfg.stratify not in meta.columns: raise DatasetError(f'--stratify {cfg.stratify!r} is not a column of {cfg.labels}; columns: {list(meta.columns)}.')
-        strata = pd.factorize(meta[cfg.stratify].where(meta[cfg.stratify] != ''), sort=True)[0].astype(float)
-        strata[strata < 0] = np.nan
-    elif spec is not None and spec.default_feature and spec.columns[spec.default_feature].source in meta.columns:
-        col = spec.columns[spec.default_feature]
-        strata, _ = encode_column(meta[col.source], col, spec.default_feature, spec.missing_values, where=', '.join(map(str, label_files)))
-    splits, holdout = _splits(meta['patient_id'], strata, cfg)
-    st = [r['stats'] for r in np.array(results, dtype=object)[ok]]
-    s1, s2, n = sum(s[0] for s in st), sum(s[1] for s in st), sum(s[2] for s in st)
-    mean = s1 / n; std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0))
-    save_json({'mean': mean.round(4), 'std': std.round(4), 'images': len(st), 'size': cfg.size[0], 'region': 'field of view'}, md / 'stats.json')
+    splits, holdout = _splits(meta['patient_id'], _strata(cfg, spec, meta, label_files), cfg)
+    save_json(dict(_fov_stats(done), size=cfg.size[0], region='field of view'), md / 'stats.json')
     save_json(splits, md / 'splits.json')
     save_json(holdout, md / 'holdout.json')
-    save_csv(fov_table, md / 'fov.csv')
-    save_csv(sources, src_file)
+    save_csv(_fov_table(md, results, set(meta['source_path']), trusted), md / 'fov.csv')
+    save_csv(pd.DataFrame([dict(source_path=r['rel'], size=r['stat'][0], mtime_ns=r['stat'][1]) for r in done]), md / 'sources.csv')
     if own_spec is not None: save_json(own_spec, md / 'dataset.json')
     elif (old or {}).get('dataset_json') and (md / 'dataset.json').exists(): (md / 'dataset.json').unlink()
     save_csv(meta, md / 'metadata.csv')
-    save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base),
-               'labels': [_file_record(f) for f in label_files], 'output': output, 'sizes': sizes,
-               'dataset_json': own_spec is not None, 'images': int(ok.sum()),
-               'skipped': [dict(file=f, reason=e) for f, e in errors], 'new': int(sum(r['fov'] is not None for r in results)),
+    save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': label_records,
+               'output': output, 'sizes': sizes, 'dataset_json': own_spec is not None, 'images': len(done),
+               'skipped': [dict(file=f, reason=e) for f, e in errors], 'new': sum(r['fov'] is not None for r in results),
                'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
