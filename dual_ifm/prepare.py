@@ -122,7 +122,7 @@ def crop_fov(img, fov: FOV, size: int, mask_outside: bool = True) -> np.ndarray:
     if mask_outside: out[~fov_mask(size)] = 0
     return out
 
-# %% ../nbs/02_prepare.ipynb #2ae772a0
+# %% ../nbs/02_prepare.ipynb #a5943c85
 def _to_uint8(a: np.ndarray) -> np.ndarray:
     "Pixel values of any depth on the 0-255 scale: 16-bit by its range (/257), other integers by 255 or 65535, floats from 0-1 or 0-255."
     if a.dtype == np.uint8: return a
@@ -169,7 +169,7 @@ def read_photo(path: str | os.PathLike) -> Image.Image:
         if path.suffix.lower() not in ('.tif', '.tiff'): raise
     return Image.fromarray(_tiff_array(path))
 
-# %% ../nbs/02_prepare.ipynb #a1ac05af
+# %% ../nbs/02_prepare.ipynb #f7044bd3
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
@@ -236,7 +236,7 @@ def _pick_column(df, given, candidates, csv, flag):
         if c in df.columns: return c
     return None
 
-# %% ../nbs/02_prepare.ipynb #e4fef3d8
+# %% ../nbs/02_prepare.ipynb #5380f9bd
 def _strip_suffix(name: str) -> str:
     "The name without its image suffix (other dots kept: '1.2.3' stays whole)."
     stem, ext = os.path.splitext(name)
@@ -270,7 +270,7 @@ def match_images(labels: pd.DataFrame, files: list[str], image_column: str, csv=
     matched = labels[image_column].map(find)
     return matched, labels[image_column][matched.isna()]
 
-# %% ../nbs/02_prepare.ipynb #d28aa9af
+# %% ../nbs/02_prepare.ipynb #89aecbf5
 @dataclass
 class Preset:
     "How one public set arrives: its folders, label files and file names, and how its labels are read."
@@ -297,7 +297,7 @@ def register_preset(p: Preset) -> Preset:
 
 def _stem(rel: str) -> str: return _strip_suffix(os.path.basename(rel))
 
-# %% ../nbs/02_prepare.ipynb #14fc21f8
+# %% ../nbs/02_prepare.ipynb #92ef97c1
 _REF = {'0': 0, '1': 0, '2': 1, '3': 1, '4': 1}
 
 def _eyepacs_derive(t, base):
@@ -372,7 +372,7 @@ def _ukb_derive(t, base):
     t['instance'] = [x.group(3) if x else '' for x in m]
     return t
 
-# %% ../nbs/02_prepare.ipynb #65b99265
+# %% ../nbs/02_prepare.ipynb #115ac73d
 for _p in [
     Preset('aptos', 'Kaggle, "APTOS 2019 Blindness Detection", Data tab: train.csv (id_code, diagnosis) and train_images/<id_code>.png',
            [('train_images', 'train.csv')], image_column='id_code',
@@ -415,7 +415,7 @@ for _p in [
            command='dual-ifm prepare --name ukb --images raw/ukb/fundus'),
 ]: register_preset(_p)
 
-# %% ../nbs/02_prepare.ipynb #e16bd5fa
+# %% ../nbs/02_prepare.ipynb #e13c6570
 @dataclass
 class PrepareConfig:
     "Settings of `dual-ifm prepare`: a raw fundus dataset into the standard layout."
@@ -455,7 +455,7 @@ class PrepareConfig:
             except re.error as e: raise ValueError(f'patient_regex {self.patient_regex!r} is not a valid regular expression ({e}).') from None
             if rx.groups < 1: raise ValueError(f'patient_regex {self.patient_regex!r} needs a group, e.g. "^(\\d+)_", whose text is the patient id.')
 
-# %% ../nbs/02_prepare.ipynb #8ee52ef3
+# %% ../nbs/02_prepare.ipynb #b64d7656
 _OURS = ('image_path', 'source_path', 'label_file')     # columns prepare writes: label columns of these names are kept as <name>_original
 
 def _ci_glob(base: Path, pattern: str) -> list[Path]:
@@ -535,7 +535,7 @@ def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, li
     if preset is not None and preset.derive is not None: table = preset.derive(table, base)
     return table, [f for _, f in parts if f is not None], base
 
-# %% ../nbs/02_prepare.ipynb #34541bb5
+# %% ../nbs/02_prepare.ipynb #b7ce57de
 def _file_record(path: Path) -> dict:
     "What identifies a label file's content: name, size, mtime and SHA-256."
     import hashlib
@@ -566,8 +566,8 @@ def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | N
         before = sorted(r['sha256'] for r in old['labels']); now = sorted(r['sha256'] for r in label_records)
         if before != now:
             names = lambda rs: [Path(r['file']).name for r in rs] or 'none'
-            why.append(f'it was prepared from label file(s) {names(old["labels"])} and this run reads {names(label_records)} with other '
-                       f'content ({_label_changes(meta_file, table)})')
+            reads = f'reads {names(label_records)} with other content' if label_records else 'reads no label file'
+            why.append(f'it was prepared from label file(s) {names(old["labels"])} and this run {reads} ({_label_changes(meta_file, table)})')
         if old.get('output') != output:
             desc = lambda o: ', '.join(f'{k}={v}' for k, v in sorted((o or {}).items()))
             why.append(f'its images were written with {desc(old.get("output"))} and this run asks for {desc(output)}')
@@ -581,7 +581,7 @@ def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | N
     warnings.warn(f'--overwrite: replacing the dataset in {folder} (' + '; '.join(why) + f'). The old labels are kept in {keep}.')
     return dict(old or {}, replaced=True)
 
-# %% ../nbs/02_prepare.ipynb #9e2a779f
+# %% ../nbs/02_prepare.ipynb #baca5053
 def _out_name(rel: str, fmt: str) -> str: return _strip_suffix(rel) + '.' + fmt
 
 def _prepare_task(task: dict) -> dict:
@@ -655,7 +655,7 @@ def _splits(patients, strata, cfg) -> tuple[dict, dict]:
     s = {'0': {'train': [], 'val': [], 'test': everyone}, **{str(k): {'train': [], 'val': []} for k in range(1, 6)}}
     return s, {'pretrain': [], 'holdout': everyone}
 
-# %% ../nbs/02_prepare.ipynb #f541e009
+# %% ../nbs/02_prepare.ipynb #4b470ca8
 def _remove_stale(folder: Path, old_sources: pd.DataFrame, now: set, old_fmt: str, fmt: str) -> int:
     "Delete the prepared images of recorded sources that are no longer in the dataset (or were made in another format)."
     removed, dims = 0, sorted(folder.glob('dim_*'))
@@ -691,7 +691,7 @@ def _fov_stats(results) -> dict:
     mean = s1 / n
     return {'mean': mean.round(4), 'std': np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4), 'images': len(st)}
 
-# %% ../nbs/02_prepare.ipynb #5c2e2403
+# %% ../nbs/02_prepare.ipynb #211effcc
 def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
     the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
