@@ -122,7 +122,7 @@ def crop_fov(img, fov: FOV, size: int, mask_outside: bool = True) -> np.ndarray:
     if mask_outside: out[~fov_mask(size)] = 0
     return out
 
-# %% ../nbs/02_prepare.ipynb #a5943c85
+# %% ../nbs/02_prepare.ipynb #e434c491
 def _to_uint8(a: np.ndarray) -> np.ndarray:
     "Pixel values of any depth on the 0-255 scale: 16-bit by its range (/257), other integers by 255 or 65535, floats from 0-1 or 0-255."
     if a.dtype == np.uint8: return a
@@ -169,7 +169,7 @@ def read_photo(path: str | os.PathLike) -> Image.Image:
         if path.suffix.lower() not in ('.tif', '.tiff'): raise
     return Image.fromarray(_tiff_array(path))
 
-# %% ../nbs/02_prepare.ipynb #f7044bd3
+# %% ../nbs/02_prepare.ipynb #4de5df60
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
@@ -196,6 +196,7 @@ def clean_table(df: pd.DataFrame, where='labels') -> pd.DataFrame:
     if dup: raise DatasetError(f'{where} has several columns named {dup} (after stripping spaces); give each column its own name.')
     return df[(df != '').any(axis=1)].reset_index(drop=True)
 
+# %% ../nbs/02_prepare.ipynb #bbdcfe09
 def _header_row(raw: pd.DataFrame, look: int = 20) -> int:
     "The row of a sheet read without header that names the columns: the one with the most text cells (the first on a tie)."
     def texts(row): return sum(1 for v in row if isinstance(v, str) and v.strip() and not _number(v))
@@ -236,7 +237,7 @@ def _pick_column(df, given, candidates, csv, flag):
         if c in df.columns: return c
     return None
 
-# %% ../nbs/02_prepare.ipynb #5380f9bd
+# %% ../nbs/02_prepare.ipynb #41bf949e
 def _strip_suffix(name: str) -> str:
     "The name without its image suffix (other dots kept: '1.2.3' stays whole)."
     stem, ext = os.path.splitext(name)
@@ -270,7 +271,7 @@ def match_images(labels: pd.DataFrame, files: list[str], image_column: str, csv=
     matched = labels[image_column].map(find)
     return matched, labels[image_column][matched.isna()]
 
-# %% ../nbs/02_prepare.ipynb #89aecbf5
+# %% ../nbs/02_prepare.ipynb #06c3bca2
 @dataclass
 class Preset:
     "How one public set arrives: its folders, label files and file names, and how its labels are read."
@@ -297,125 +298,7 @@ def register_preset(p: Preset) -> Preset:
 
 def _stem(rel: str) -> str: return _strip_suffix(os.path.basename(rel))
 
-# %% ../nbs/02_prepare.ipynb #92ef97c1
-_REF = {'0': 0, '1': 0, '2': 1, '3': 1, '4': 1}
-
-def _eyepacs_derive(t, base):
-    t['eye'] = [m.group(1).lower() if (m := re.search(r'_(left|right)$', _stem(r), re.I)) else '' for r in t['_rel']]
-    return t
-
-def _eyepacs_spec(t):
-    "Kaggle's release grades each photograph 0-4 in `level` (the published release had `dr_bin` and clinical columns)."
-    if 'dr_bin' in t.columns or 'level' not in t.columns: return None
-    return {'columns': {'dr': {'source': 'level', 'classes': list(range(5)), 'description': 'ICDR grade 0-4 (Kaggle release)'},
-                        'drbin': {'source': 'level', 'classes': [0, 1], 'mapping': _REF, 'description': 'referable DR (grade >= 2)'},
-                        'eye': {'source': 'eye', 'classes': ['left', 'right']}},
-            'default_feature': 'dr', 'filters': [],
-            'description': 'EyePACS, Kaggle Diabetic Retinopathy Detection release (image, level)'}
-
-def _messidor_pairs(t, base):
-    "Patients from ADCIS's messidor-2.csv, one examination (two eyes) a line: 'left;right'."
-    pairs = base / 'messidor-2.csv'
-    if not pairs.is_file(): return t
-    by_stem = {_stem(r).lower(): r for r in t['_rel']}
-    exam = {}
-    for line in pairs.read_text(encoding='utf-8-sig', errors='replace').splitlines():
-        names = [_strip_suffix(v.strip()).lower() for v in re.split(r'[;,\t]', line) if v.strip()]
-        rels = [by_stem[n] for n in names if n in by_stem]
-        for r in rels: exam[r] = _stem(rels[0])
-    t['patient_id'] = [exam.get(r, _stem(r)) for r in t['_rel']]
-    return t
-
-def _deepdrid_derive(t, base):
-    "The grade of the photographed eye: left_eye_DR_Level for `<patient>_l<k>`, right_eye_DR_Level for `_r<k>`."
-    eye = [m.group(1).lower() if (m := re.search(r'_([lr])\d*$', _stem(r), re.I)) else '' for r in t['_rel']]
-    t['eye'] = ['left' if e == 'l' else 'right' if e == 'r' else '' for e in eye]
-    if {'left_eye_DR_Level', 'right_eye_DR_Level'} <= set(t.columns):
-        t['dr'] = [canonical(l if e == 'l' else r if e == 'r' else '') or '' for e, l, r in zip(eye, t['left_eye_DR_Level'], t['right_eye_DR_Level'])]
-    return t
-
-def _fives_derive(t, base):
-    "FIVES names each photograph `<n>_<disease>.png`: A (AMD), D (DR), G (glaucoma), N (normal); its folder is the split."
-    dis = [m.group(1).upper() if (m := re.search(r'_([ADGN])$', _stem(r), re.I)) else None for r in t['_rel']]
-    bad = [r for r, d in zip(t['_rel'], dis) if d is None]
-    if bad: raise DatasetError(f'FIVES names its photographs <number>_<A|D|G|N>.png (the disease); {bad[:3]} do not fit. '
-                               f'Point --images at the FIVES folder that holds train/ and test/.')
-    t['Disease'] = dis
-    t['split'] = [Path(r).parts[-3].lower() if len(Path(r).parts) >= 3 else '' for r in t['_rel']]
-    return t
-
-_GLAUCOMA = {'normal_control': 0, 'early_glaucoma': 1, 'advanced_glaucoma': 2}
-
-def _glaucoma_derive(t, base):
-    "The class is the folder: normal_control (0), early_glaucoma (1), advanced_glaucoma (2)."
-    lab = [_GLAUCOMA.get(Path(r).parent.name.lower()) for r in t['_rel']]
-    bad = sorted({r for r, l in zip(t['_rel'], lab) if l is None})
-    if bad: raise DatasetError(f'The glaucoma set keeps each class in a folder {list(_GLAUCOMA)}; {bad[:3]} lie elsewhere. '
-                               f'Point --images at the folder that holds those three folders.')
-    t['label'] = [str(l) for l in lab]
-    return t
-
-def _papila_read(path):
-    "One of PAPILA's clinical sheets (patient_data_od.xlsx / _os.xlsx): ids '#002' in the first column -> photograph RET002OD."
-    df = read_label_file(path)
-    eye = 'OS' if re.search(r'_os\b|_os\.', path.name, re.I) else 'OD'
-    ids = df[df.columns[0]].str.lstrip('#')
-    df = df[ids.str.fullmatch(r'\d+')].copy()
-    df.insert(0, 'image', 'RET' + ids[df.index] + eye)
-    df['eye'] = eye
-    return df.rename(columns={df.columns[1]: 'papila_id'})
-
-def _ukb_derive(t, base):
-    "UK Biobank bulk files are `<eid>_<field>_<instance>_<array>`: field 21015 is the left eye, 21016 the right."
-    m = [re.match(r'^(\d+)_(2101[56])_(\d+)_(\d+)$', _stem(r)) for r in t['_rel']]
-    t['image_eye'] = [('left' if x.group(2) == '21015' else 'right') if x else '' for x in m]
-    t['instance'] = [x.group(3) if x else '' for x in m]
-    return t
-
-# %% ../nbs/02_prepare.ipynb #115ac73d
-for _p in [
-    Preset('aptos', 'Kaggle, "APTOS 2019 Blindness Detection", Data tab: train.csv (id_code, diagnosis) and train_images/<id_code>.png',
-           [('train_images', 'train.csv')], image_column='id_code',
-           command='dual-ifm prepare --name aptos --images raw/aptos2019-blindness-detection'),
-    Preset('areds', 'dbGaP phs000001 (AREDS), controlled access, layout not publicly documented: a folder of photographs and a table '
-           'naming each photograph and its patient (patient_id) with amd_grouped, quality_label, patient_sex, patient_age, image_side, ...',
-           needs_labels=True, command='dual-ifm prepare --name areds --images raw/areds/images --labels raw/areds/areds.csv'),
-    Preset('deepdrid', 'GitHub deepdrdoc/DeepDRiD README: regular_fundus_images/regular-fundus-{training,validation}/Images/<patient>/<image_id>.jpg '
-           'and regular-fundus-*.csv (patient_id, image_id, left_eye_DR_Level, right_eye_DR_Level, ...)',
-           [('regular-fundus-training/Images', 'regular-fundus-training/regular-fundus-training.csv'),
-            ('regular-fundus-validation/Images', 'regular-fundus-validation/regular-fundus-validation.csv')],
-           image_column='image_id', patient_column='patient_id', derive=_deepdrid_derive,
-           command='dual-ifm prepare --name deepdrid --images raw/DeepDRiD'),
-    Preset('eyepacs', 'Kaggle, "Diabetic Retinopathy Detection", Data tab: train/<patient>_<left|right>.jpeg with trainLabels.csv '
-           '(image, level), test/ with retinopathy_solution.csv (image, level, Usage)',
-           [('train', 'trainLabels.csv'), ('test', 'retinopathy_solution.csv')], image_column='image',
-           patient_regex=r'^(\d+)_(?:left|right)', derive=_eyepacs_derive, spec=_eyepacs_spec,
-           label_hint=" (Kaggle's release names it 'level')",
-           command='dual-ifm prepare --name eyepacs --images raw/diabetic-retinopathy-detection'),
-    Preset('fives', 'FIVES, Scientific Data 9:475 (2022), figshare: train/Original and test/Original, photographs <n>_<A|D|G|N>.png, '
-           'vessel masks in "Ground truth"', [('train/Original', None), ('test/Original', None)], derive=_fives_derive,
-           command='dual-ifm prepare --name fives --images raw/FIVES'),
-    Preset('glaucoma', 'Harvard Dataverse doi:10.7910/DVN/1YRRAC ("Machine learn for glaucoma", Kim\'s Eye Hospital): '
-           'normal_control/, early_glaucoma/, advanced_glaucoma/', [('.', None)], derive=_glaucoma_derive,
-           command='dual-ifm prepare --name glaucoma --images raw/glaucoma'),
-    Preset('idrid', 'IDRiD (idrid.grand-challenge.org, IEEE DataPort), "B. Disease Grading": 1. Original Images/{a. Training Set,'
-           'b. Testing Set}/IDRiD_NNN.jpg, 2. Groundtruths/{a.,b.} IDRiD_Disease Grading_{Training,Testing} Labels.csv',
-           [('1. Original Images/a. Training Set', '2. Groundtruths/a.*.csv'), ('1. Original Images/b. Testing Set', '2. Groundtruths/b.*.csv')],
-           image_column='Image name', command='dual-ifm prepare --name idrid --images "raw/IDRiD/B. Disease Grading"'),
-    Preset('messidor', 'ADCIS Messidor-2 (IMAGES/, messidor-2.csv pairing the two eyes of an examination) with the adjudicated '
-           'grades of Kaggle google-brain/messidor2-dr-grades (messidor_data.csv: image_id, adjudicated_dr_grade, adjudicated_dme, '
-           'adjudicated_gradable)', [('IMAGES', 'messidor_data.csv')], image_column='image_id', derive=_messidor_pairs,
-           command='dual-ifm prepare --name messidor --images raw/messidor-2'),
-    Preset('papila', 'PAPILA, Scientific Data 9:291 (2022), figshare: FundusImages/RET<id>O{D,S}.jpg, ClinicalData/patient_data_{od,os}.xlsx',
-           [('FundusImages', 'ClinicalData/patient_data_od.xlsx'), ('FundusImages', 'ClinicalData/patient_data_os.xlsx')],
-           image_column='image', patient_regex=r'^RET(\d+)O[DS]', read=_papila_read,
-           command='dual-ifm prepare --name papila --images raw/PapilaDB'),
-    Preset('ukb', 'UK Biobank showcase, fields 21015 (left) and 21016 (right): bulk files <eid>_<field>_<instance>_<array>.png',
-           [('.', None)], patient_regex=r'^(\d+)_2101[56]_', derive=_ukb_derive,
-           command='dual-ifm prepare --name ukb --images raw/ukb/fundus'),
-]: register_preset(_p)
-
-# %% ../nbs/02_prepare.ipynb #e13c6570
+# %% ../nbs/02_prepare.ipynb #c210a398
 @dataclass
 class PrepareConfig:
     "Settings of `dual-ifm prepare`: a raw fundus dataset into the standard layout."
@@ -455,7 +338,7 @@ class PrepareConfig:
             except re.error as e: raise ValueError(f'patient_regex {self.patient_regex!r} is not a valid regular expression ({e}).') from None
             if rx.groups < 1: raise ValueError(f'patient_regex {self.patient_regex!r} needs a group, e.g. "^(\\d+)_", whose text is the patient id.')
 
-# %% ../nbs/02_prepare.ipynb #b64d7656
+# %% ../nbs/02_prepare.ipynb #b451fe79
 _OURS = ('image_path', 'source_path', 'label_file')     # columns prepare writes: label columns of these names are kept as <name>_original
 
 def _ci_glob(base: Path, pattern: str) -> list[Path]:
@@ -493,6 +376,7 @@ def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
                            f'Point --images at that folder, or give --labels (and --no-preset) for another layout.')
     return base, out
 
+# %% ../nbs/02_prepare.ipynb #b39bd56b
 def _read_part(cfg, preset, folder: Path, label_file: Path | None) -> pd.DataFrame:
     "The photographs of one part with their label rows; `_rel` is each photograph's path relative to --images."
     prefix = folder.relative_to(cfg.images).as_posix()
@@ -535,7 +419,7 @@ def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, li
     if preset is not None and preset.derive is not None: table = preset.derive(table, base)
     return table, [f for _, f in parts if f is not None], base
 
-# %% ../nbs/02_prepare.ipynb #b7ce57de
+# %% ../nbs/02_prepare.ipynb #222d4039
 def _file_record(path: Path) -> dict:
     "What identifies a label file's content: name, size, mtime and SHA-256."
     import hashlib
@@ -581,7 +465,7 @@ def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | N
     warnings.warn(f'--overwrite: replacing the dataset in {folder} (' + '; '.join(why) + f'). The old labels are kept in {keep}.')
     return dict(old or {}, replaced=True)
 
-# %% ../nbs/02_prepare.ipynb #baca5053
+# %% ../nbs/02_prepare.ipynb #863ff44e
 def _out_name(rel: str, fmt: str) -> str: return _strip_suffix(rel) + '.' + fmt
 
 def _prepare_task(task: dict) -> dict:
@@ -613,6 +497,7 @@ def _prepare_task(task: dict) -> dict:
     res['stats'] = (px.sum(0), (px ** 2).sum(0), len(px))
     return res
 
+# %% ../nbs/02_prepare.ipynb #5f7b77fc
 def _patients(cfg, preset, table) -> pd.Series:
     "Patient ids: --patient-regex, --patient-column, the preset's, a usual column, or each photograph its own (warned)."
     regex = cfg.patient_regex or (preset.patient_regex if preset is not None and cfg.patient_column is None else None)
@@ -655,7 +540,7 @@ def _splits(patients, strata, cfg) -> tuple[dict, dict]:
     s = {'0': {'train': [], 'val': [], 'test': everyone}, **{str(k): {'train': [], 'val': []} for k in range(1, 6)}}
     return s, {'pretrain': [], 'holdout': everyone}
 
-# %% ../nbs/02_prepare.ipynb #4b470ca8
+# %% ../nbs/02_prepare.ipynb #6413505b
 def _remove_stale(folder: Path, old_sources: pd.DataFrame, now: set, old_fmt: str, fmt: str) -> int:
     "Delete the prepared images of recorded sources that are no longer in the dataset (or were made in another format)."
     removed, dims = 0, sorted(folder.glob('dim_*'))
@@ -691,7 +576,7 @@ def _fov_stats(results) -> dict:
     mean = s1 / n
     return {'mean': mean.round(4), 'std': np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4), 'images': len(st)}
 
-# %% ../nbs/02_prepare.ipynb #211effcc
+# %% ../nbs/02_prepare.ipynb #d1f8ea42
 def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
     the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
@@ -754,3 +639,137 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
                'skipped': [dict(file=f, reason=e) for f, e in errors], 'new': sum(r['fov'] is not None for r in results),
                'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
+
+# %% ../nbs/02_prepare.ipynb #26a22f3c
+register_preset(Preset('aptos', 'Kaggle, "APTOS 2019 Blindness Detection", Data tab: train.csv (id_code, diagnosis) and train_images/<id_code>.png',
+                       [('train_images', 'train.csv')], image_column='id_code',
+                       command='dual-ifm prepare --name aptos --images raw/aptos2019-blindness-detection'))
+
+# %% ../nbs/02_prepare.ipynb #0d7a6159
+_REF = {'0': 0, '1': 0, '2': 1, '3': 1, '4': 1}
+
+def _eyepacs_derive(t, base):
+    "The eye, from names like `10_left`."
+    t['eye'] = [m.group(1).lower() if (m := re.search(r'_(left|right)$', _stem(r), re.I)) else '' for r in t['_rel']]
+    return t
+
+def _eyepacs_spec(t):
+    "Kaggle's release grades each photograph 0-4 in `level` (the published release had `dr_bin` and clinical columns)."
+    if 'dr_bin' in t.columns or 'level' not in t.columns: return None
+    return {'columns': {'dr': {'source': 'level', 'classes': list(range(5)), 'description': 'ICDR grade 0-4 (Kaggle release)'},
+                        'drbin': {'source': 'level', 'classes': [0, 1], 'mapping': _REF, 'description': 'referable DR (grade >= 2)'},
+                        'eye': {'source': 'eye', 'classes': ['left', 'right']}},
+            'default_feature': 'dr', 'filters': [],
+            'description': 'EyePACS, Kaggle Diabetic Retinopathy Detection release (image, level)'}
+
+register_preset(Preset('eyepacs', 'Kaggle, "Diabetic Retinopathy Detection", Data tab: train/<patient>_<left|right>.jpeg with trainLabels.csv '
+                       '(image, level), test/ with retinopathy_solution.csv (image, level, Usage)',
+                       [('train', 'trainLabels.csv'), ('test', 'retinopathy_solution.csv')], image_column='image',
+                       patient_regex=r'^(\d+)_(?:left|right)', derive=_eyepacs_derive, spec=_eyepacs_spec,
+                       label_hint=" (Kaggle's release names it 'level')",
+                       command='dual-ifm prepare --name eyepacs --images raw/diabetic-retinopathy-detection'))
+
+# %% ../nbs/02_prepare.ipynb #bb2699bb
+register_preset(Preset('idrid', 'IDRiD (idrid.grand-challenge.org, IEEE DataPort), "B. Disease Grading": 1. Original Images/{a. Training Set,'
+                       'b. Testing Set}/IDRiD_NNN.jpg, 2. Groundtruths/{a.,b.} IDRiD_Disease Grading_{Training,Testing} Labels.csv',
+                       [('1. Original Images/a. Training Set', '2. Groundtruths/a.*.csv'), ('1. Original Images/b. Testing Set', '2. Groundtruths/b.*.csv')],
+                       image_column='Image name', command='dual-ifm prepare --name idrid --images "raw/IDRiD/B. Disease Grading"'))
+
+# %% ../nbs/02_prepare.ipynb #dadb9b82
+def _messidor_pairs(t, base):
+    "Patients from ADCIS's messidor-2.csv, one examination (two eyes) a line: 'left;right'."
+    pairs = base / 'messidor-2.csv'
+    if not pairs.is_file(): return t
+    by_stem = {_stem(r).lower(): r for r in t['_rel']}
+    exam = {}
+    for line in pairs.read_text(encoding='utf-8-sig', errors='replace').splitlines():
+        names = [_strip_suffix(v.strip()).lower() for v in re.split(r'[;,\t]', line) if v.strip()]
+        rels = [by_stem[n] for n in names if n in by_stem]
+        for r in rels: exam[r] = _stem(rels[0])
+    t['patient_id'] = [exam.get(r, _stem(r)) for r in t['_rel']]
+    return t
+
+register_preset(Preset('messidor', 'ADCIS Messidor-2 (IMAGES/, messidor-2.csv pairing the two eyes of an examination) with the adjudicated '
+                       'grades of Kaggle google-brain/messidor2-dr-grades (messidor_data.csv: image_id, adjudicated_dr_grade, adjudicated_dme, '
+                       'adjudicated_gradable)', [('IMAGES', 'messidor_data.csv')], image_column='image_id', derive=_messidor_pairs,
+                       command='dual-ifm prepare --name messidor --images raw/messidor-2'))
+
+# %% ../nbs/02_prepare.ipynb #5ade443e
+def _deepdrid_derive(t, base):
+    "The grade of the photographed eye: left_eye_DR_Level for `<patient>_l<k>`, right_eye_DR_Level for `_r<k>`."
+    eye = [m.group(1).lower() if (m := re.search(r'_([lr])\d*$', _stem(r), re.I)) else '' for r in t['_rel']]
+    t['eye'] = ['left' if e == 'l' else 'right' if e == 'r' else '' for e in eye]
+    if {'left_eye_DR_Level', 'right_eye_DR_Level'} <= set(t.columns):
+        t['dr'] = [canonical(l if e == 'l' else r if e == 'r' else '') or '' for e, l, r in zip(eye, t['left_eye_DR_Level'], t['right_eye_DR_Level'])]
+    return t
+
+register_preset(Preset('deepdrid', 'GitHub deepdrdoc/DeepDRiD README: regular_fundus_images/regular-fundus-{training,validation}/Images/<patient>/<image_id>.jpg '
+                       'and regular-fundus-*.csv (patient_id, image_id, left_eye_DR_Level, right_eye_DR_Level, ...)',
+                       [('regular-fundus-training/Images', 'regular-fundus-training/regular-fundus-training.csv'),
+                       ('regular-fundus-validation/Images', 'regular-fundus-validation/regular-fundus-validation.csv')],
+                       image_column='image_id', patient_column='patient_id', derive=_deepdrid_derive,
+                       command='dual-ifm prepare --name deepdrid --images raw/DeepDRiD'))
+
+# %% ../nbs/02_prepare.ipynb #1fdbc298
+def _fives_derive(t, base):
+    "FIVES names each photograph `<n>_<disease>.png`: A (AMD), D (DR), G (glaucoma), N (normal); its folder is the split."
+    dis = [m.group(1).upper() if (m := re.search(r'_([ADGN])$', _stem(r), re.I)) else None for r in t['_rel']]
+    bad = [r for r, d in zip(t['_rel'], dis) if d is None]
+    if bad: raise DatasetError(f'FIVES names its photographs <number>_<A|D|G|N>.png (the disease); {bad[:3]} do not fit. '
+                               f'Point --images at the FIVES folder that holds train/ and test/.')
+    t['Disease'] = dis
+    t['split'] = [Path(r).parts[-3].lower() if len(Path(r).parts) >= 3 else '' for r in t['_rel']]
+    return t
+
+register_preset(Preset('fives', 'FIVES, Scientific Data 9:475 (2022), figshare: train/Original and test/Original, photographs <n>_<A|D|G|N>.png, '
+                       'vessel masks in "Ground truth"', [('train/Original', None), ('test/Original', None)], derive=_fives_derive,
+                       command='dual-ifm prepare --name fives --images raw/FIVES'))
+
+# %% ../nbs/02_prepare.ipynb #39ae3fb1
+_GLAUCOMA = {'normal_control': 0, 'early_glaucoma': 1, 'advanced_glaucoma': 2}
+
+def _glaucoma_derive(t, base):
+    "The class is the folder: normal_control (0), early_glaucoma (1), advanced_glaucoma (2)."
+    lab = [_GLAUCOMA.get(Path(r).parent.name.lower()) for r in t['_rel']]
+    bad = sorted({r for r, l in zip(t['_rel'], lab) if l is None})
+    if bad: raise DatasetError(f'The glaucoma set keeps each class in a folder {list(_GLAUCOMA)}; {bad[:3]} lie elsewhere. '
+                               f'Point --images at the folder that holds those three folders.')
+    t['label'] = [str(l) for l in lab]
+    return t
+
+register_preset(Preset('glaucoma', 'Harvard Dataverse doi:10.7910/DVN/1YRRAC ("Machine learn for glaucoma", Kim\'s Eye Hospital): '
+                       'normal_control/, early_glaucoma/, advanced_glaucoma/', [('.', None)], derive=_glaucoma_derive,
+                       command='dual-ifm prepare --name glaucoma --images raw/glaucoma'))
+
+# %% ../nbs/02_prepare.ipynb #f2f732a6
+def _papila_read(path):
+    "One of PAPILA's clinical sheets (patient_data_od.xlsx / _os.xlsx): ids '#002' in the first column -> photograph RET002OD."
+    df = read_label_file(path)
+    eye = 'OS' if re.search(r'_os\b|_os\.', path.name, re.I) else 'OD'
+    ids = df[df.columns[0]].str.lstrip('#')
+    df = df[ids.str.fullmatch(r'\d+')].copy()
+    df.insert(0, 'image', 'RET' + ids[df.index] + eye)
+    df['eye'] = eye
+    return df.rename(columns={df.columns[1]: 'papila_id'})
+
+register_preset(Preset('papila', 'PAPILA, Scientific Data 9:291 (2022), figshare: FundusImages/RET<id>O{D,S}.jpg, ClinicalData/patient_data_{od,os}.xlsx',
+                       [('FundusImages', 'ClinicalData/patient_data_od.xlsx'), ('FundusImages', 'ClinicalData/patient_data_os.xlsx')],
+                       image_column='image', patient_regex=r'^RET(\d+)O[DS]', read=_papila_read,
+                       command='dual-ifm prepare --name papila --images raw/PapilaDB'))
+
+# %% ../nbs/02_prepare.ipynb #3268379c
+def _ukb_derive(t, base):
+    "UK Biobank bulk files are `<eid>_<field>_<instance>_<array>`: field 21015 is the left eye, 21016 the right."
+    m = [re.match(r'^(\d+)_(2101[56])_(\d+)_(\d+)$', _stem(r)) for r in t['_rel']]
+    t['image_eye'] = [('left' if x.group(2) == '21015' else 'right') if x else '' for x in m]
+    t['instance'] = [x.group(3) if x else '' for x in m]
+    return t
+
+register_preset(Preset('ukb', 'UK Biobank showcase, fields 21015 (left) and 21016 (right): bulk files <eid>_<field>_<instance>_<array>.png',
+                       [('.', None)], patient_regex=r'^(\d+)_2101[56]_', derive=_ukb_derive,
+                       command='dual-ifm prepare --name ukb --images raw/ukb/fundus'))
+
+# %% ../nbs/02_prepare.ipynb #f5b46749
+register_preset(Preset('areds', 'dbGaP phs000001 (AREDS), controlled access, layout not publicly documented: a folder of photographs and a table '
+                       'naming each photograph and its patient (patient_id) with amd_grouped, quality_label, patient_sex, patient_age, image_side, ...',
+                       needs_labels=True, command='dual-ifm prepare --name areds --images raw/areds/images --labels raw/areds/areds.csv'))
