@@ -122,7 +122,7 @@ def crop_fov(img, fov: FOV, size: int, mask_outside: bool = True) -> np.ndarray:
     if mask_outside: out[~fov_mask(size)] = 0
     return out
 
-# %% ../nbs/02_prepare.ipynb #e434c491
+# %% ../nbs/02_prepare.ipynb #22a11433
 def _to_uint8(a: np.ndarray) -> np.ndarray:
     "Pixel values of any depth on the 0-255 scale: 16-bit by its range (/257), other integers by 255 or 65535, floats from 0-1 or 0-255."
     if a.dtype == np.uint8: return a
@@ -169,7 +169,7 @@ def read_photo(path: str | os.PathLike) -> Image.Image:
         if path.suffix.lower() not in ('.tif', '.tiff'): raise
     return Image.fromarray(_tiff_array(path))
 
-# %% ../nbs/02_prepare.ipynb #4de5df60
+# %% ../nbs/02_prepare.ipynb #48be4abf
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
@@ -196,7 +196,7 @@ def clean_table(df: pd.DataFrame, where='labels') -> pd.DataFrame:
     if dup: raise DatasetError(f'{where} has several columns named {dup} (after stripping spaces); give each column its own name.')
     return df[(df != '').any(axis=1)].reset_index(drop=True)
 
-# %% ../nbs/02_prepare.ipynb #bbdcfe09
+# %% ../nbs/02_prepare.ipynb #ccd5d98a
 def _header_row(raw: pd.DataFrame, look: int = 20) -> int:
     "The row of a sheet read without header that names the columns: the one with the most text cells (the first on a tie)."
     def texts(row): return sum(1 for v in row if isinstance(v, str) and v.strip() and not _number(v))
@@ -215,7 +215,7 @@ def read_label_file(path: str | os.PathLike) -> pd.DataFrame:
     try:
         if path.suffix.lower() in ('.xlsx', '.xlsm', '.xls'):
             try: raw = pd.read_excel(path, header=None, dtype=object)
-            except ImportError as e: raise DatasetError(f'Reading the Excel file {path} needs openpyxl ({e}); pip install openpyxl, or save it as CSV.') from None
+            except ImportError as e: raise DatasetError(f'Reading the Excel file {path} needs an optional package ({e}); install it, or save the sheet as CSV.') from None
             h = _header_row(raw)
             df = raw.iloc[h + 1:].copy(); df.columns = list(raw.iloc[h])
             df = df.map(lambda v: canonical(v) if isinstance(v, (int, float, np.number)) else v)     # 2.0 -> '2' as in a CSV
@@ -237,7 +237,7 @@ def _pick_column(df, given, candidates, csv, flag):
         if c in df.columns: return c
     return None
 
-# %% ../nbs/02_prepare.ipynb #41bf949e
+# %% ../nbs/02_prepare.ipynb #1b88adc7
 def _strip_suffix(name: str) -> str:
     "The name without its image suffix (other dots kept: '1.2.3' stays whole)."
     stem, ext = os.path.splitext(name)
@@ -271,7 +271,7 @@ def match_images(labels: pd.DataFrame, files: list[str], image_column: str, csv=
     matched = labels[image_column].map(find)
     return matched, labels[image_column][matched.isna()]
 
-# %% ../nbs/02_prepare.ipynb #06c3bca2
+# %% ../nbs/02_prepare.ipynb #80e2959d
 @dataclass
 class Preset:
     "How one public set arrives: its folders, label files and file names, and how its labels are read."
@@ -298,7 +298,7 @@ def register_preset(p: Preset) -> Preset:
 
 def _stem(rel: str) -> str: return _strip_suffix(os.path.basename(rel))
 
-# %% ../nbs/02_prepare.ipynb #c210a398
+# %% ../nbs/02_prepare.ipynb #9617e670
 @dataclass
 class PrepareConfig:
     "Settings of `dual-ifm prepare`: a raw fundus dataset into the standard layout."
@@ -338,7 +338,7 @@ class PrepareConfig:
             except re.error as e: raise ValueError(f'patient_regex {self.patient_regex!r} is not a valid regular expression ({e}).') from None
             if rx.groups < 1: raise ValueError(f'patient_regex {self.patient_regex!r} needs a group, e.g. "^(\\d+)_", whose text is the patient id.')
 
-# %% ../nbs/02_prepare.ipynb #b451fe79
+# %% ../nbs/02_prepare.ipynb #d5756c10
 _OURS = ('image_path', 'source_path', 'label_file')     # columns prepare writes: label columns of these names are kept as <name>_original
 
 def _ci_glob(base: Path, pattern: str) -> list[Path]:
@@ -376,7 +376,7 @@ def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
                            f'Point --images at that folder, or give --labels (and --no-preset) for another layout.')
     return base, out
 
-# %% ../nbs/02_prepare.ipynb #b39bd56b
+# %% ../nbs/02_prepare.ipynb #2efedadd
 def _read_part(cfg, preset, folder: Path, label_file: Path | None) -> pd.DataFrame:
     "The photographs of one part with their label rows; `_rel` is each photograph's path relative to --images."
     prefix = folder.relative_to(cfg.images).as_posix()
@@ -419,7 +419,7 @@ def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, li
     if preset is not None and preset.derive is not None: table = preset.derive(table, base)
     return table, [f for _, f in parts if f is not None], base
 
-# %% ../nbs/02_prepare.ipynb #222d4039
+# %% ../nbs/02_prepare.ipynb #7b5ab245
 def _file_record(path: Path) -> dict:
     "What identifies a label file's content: name, size, mtime and SHA-256."
     import hashlib
@@ -465,7 +465,7 @@ def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | N
     warnings.warn(f'--overwrite: replacing the dataset in {folder} (' + '; '.join(why) + f'). The old labels are kept in {keep}.')
     return dict(old or {}, replaced=True)
 
-# %% ../nbs/02_prepare.ipynb #863ff44e
+# %% ../nbs/02_prepare.ipynb #daf284c6
 def _out_name(rel: str, fmt: str) -> str: return _strip_suffix(rel) + '.' + fmt
 
 def _prepare_task(task: dict) -> dict:
@@ -497,7 +497,7 @@ def _prepare_task(task: dict) -> dict:
     res['stats'] = (px.sum(0), (px ** 2).sum(0), len(px))
     return res
 
-# %% ../nbs/02_prepare.ipynb #5f7b77fc
+# %% ../nbs/02_prepare.ipynb #bbc63ff1
 def _patients(cfg, preset, table) -> pd.Series:
     "Patient ids: --patient-regex, --patient-column, the preset's, a usual column, or each photograph its own (warned)."
     regex = cfg.patient_regex or (preset.patient_regex if preset is not None and cfg.patient_column is None else None)
@@ -540,7 +540,7 @@ def _splits(patients, strata, cfg) -> tuple[dict, dict]:
     s = {'0': {'train': [], 'val': [], 'test': everyone}, **{str(k): {'train': [], 'val': []} for k in range(1, 6)}}
     return s, {'pretrain': [], 'holdout': everyone}
 
-# %% ../nbs/02_prepare.ipynb #6413505b
+# %% ../nbs/02_prepare.ipynb #e084f1b2
 def _remove_stale(folder: Path, old_sources: pd.DataFrame, now: set, old_fmt: str, fmt: str) -> int:
     "Delete the prepared images of recorded sources that are no longer in the dataset (or were made in another format)."
     removed, dims = 0, sorted(folder.glob('dim_*'))
@@ -576,7 +576,7 @@ def _fov_stats(results) -> dict:
     mean = s1 / n
     return {'mean': mean.round(4), 'std': np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4), 'images': len(st)}
 
-# %% ../nbs/02_prepare.ipynb #d1f8ea42
+# %% ../nbs/02_prepare.ipynb #0d82dd03
 def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
     the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
@@ -640,12 +640,12 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
                'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
 
-# %% ../nbs/02_prepare.ipynb #26a22f3c
+# %% ../nbs/02_prepare.ipynb #27e39e53
 register_preset(Preset('aptos', 'Kaggle, "APTOS 2019 Blindness Detection", Data tab: train.csv (id_code, diagnosis) and train_images/<id_code>.png',
                        [('train_images', 'train.csv')], image_column='id_code',
                        command='dual-ifm prepare --name aptos --images raw/aptos2019-blindness-detection'))
 
-# %% ../nbs/02_prepare.ipynb #0d7a6159
+# %% ../nbs/02_prepare.ipynb #e87468d0
 _REF = {'0': 0, '1': 0, '2': 1, '3': 1, '4': 1}
 
 def _eyepacs_derive(t, base):
@@ -669,13 +669,13 @@ register_preset(Preset('eyepacs', 'Kaggle, "Diabetic Retinopathy Detection", Dat
                        label_hint=" (Kaggle's release names it 'level')",
                        command='dual-ifm prepare --name eyepacs --images raw/diabetic-retinopathy-detection'))
 
-# %% ../nbs/02_prepare.ipynb #bb2699bb
+# %% ../nbs/02_prepare.ipynb #b3272692
 register_preset(Preset('idrid', 'IDRiD (idrid.grand-challenge.org, IEEE DataPort), "B. Disease Grading": 1. Original Images/{a. Training Set,'
                        'b. Testing Set}/IDRiD_NNN.jpg, 2. Groundtruths/{a.,b.} IDRiD_Disease Grading_{Training,Testing} Labels.csv',
                        [('1. Original Images/a. Training Set', '2. Groundtruths/a.*.csv'), ('1. Original Images/b. Testing Set', '2. Groundtruths/b.*.csv')],
                        image_column='Image name', command='dual-ifm prepare --name idrid --images "raw/IDRiD/B. Disease Grading"'))
 
-# %% ../nbs/02_prepare.ipynb #dadb9b82
+# %% ../nbs/02_prepare.ipynb #d707dd6b
 def _messidor_pairs(t, base):
     "Patients from ADCIS's messidor-2.csv, one examination (two eyes) a line: 'left;right'."
     pairs = base / 'messidor-2.csv'
@@ -694,7 +694,7 @@ register_preset(Preset('messidor', 'ADCIS Messidor-2 (IMAGES/, messidor-2.csv pa
                        'adjudicated_gradable)', [('IMAGES', 'messidor_data.csv')], image_column='image_id', derive=_messidor_pairs,
                        command='dual-ifm prepare --name messidor --images raw/messidor-2'))
 
-# %% ../nbs/02_prepare.ipynb #5ade443e
+# %% ../nbs/02_prepare.ipynb #ee5efb1a
 def _deepdrid_derive(t, base):
     "The grade of the photographed eye: left_eye_DR_Level for `<patient>_l<k>`, right_eye_DR_Level for `_r<k>`."
     eye = [m.group(1).lower() if (m := re.search(r'_([lr])\d*$', _stem(r), re.I)) else '' for r in t['_rel']]
@@ -710,7 +710,7 @@ register_preset(Preset('deepdrid', 'GitHub deepdrdoc/DeepDRiD README: regular_fu
                        image_column='image_id', patient_column='patient_id', derive=_deepdrid_derive,
                        command='dual-ifm prepare --name deepdrid --images raw/DeepDRiD'))
 
-# %% ../nbs/02_prepare.ipynb #1fdbc298
+# %% ../nbs/02_prepare.ipynb #4a48e193
 def _fives_derive(t, base):
     "FIVES names each photograph `<n>_<disease>.png`: A (AMD), D (DR), G (glaucoma), N (normal); its folder is the split."
     dis = [m.group(1).upper() if (m := re.search(r'_([ADGN])$', _stem(r), re.I)) else None for r in t['_rel']]
@@ -725,7 +725,7 @@ register_preset(Preset('fives', 'FIVES, Scientific Data 9:475 (2022), figshare: 
                        'vessel masks in "Ground truth"', [('train/Original', None), ('test/Original', None)], derive=_fives_derive,
                        command='dual-ifm prepare --name fives --images raw/FIVES'))
 
-# %% ../nbs/02_prepare.ipynb #39ae3fb1
+# %% ../nbs/02_prepare.ipynb #5df84d0d
 _GLAUCOMA = {'normal_control': 0, 'early_glaucoma': 1, 'advanced_glaucoma': 2}
 
 def _glaucoma_derive(t, base):
@@ -741,7 +741,7 @@ register_preset(Preset('glaucoma', 'Harvard Dataverse doi:10.7910/DVN/1YRRAC ("M
                        'normal_control/, early_glaucoma/, advanced_glaucoma/', [('.', None)], derive=_glaucoma_derive,
                        command='dual-ifm prepare --name glaucoma --images raw/glaucoma'))
 
-# %% ../nbs/02_prepare.ipynb #f2f732a6
+# %% ../nbs/02_prepare.ipynb #3c39b3ca
 def _papila_read(path):
     "One of PAPILA's clinical sheets (patient_data_od.xlsx / _os.xlsx): ids '#002' in the first column -> photograph RET002OD."
     df = read_label_file(path)
@@ -757,7 +757,7 @@ register_preset(Preset('papila', 'PAPILA, Scientific Data 9:291 (2022), figshare
                        image_column='image', patient_regex=r'^RET(\d+)O[DS]', read=_papila_read,
                        command='dual-ifm prepare --name papila --images raw/PapilaDB'))
 
-# %% ../nbs/02_prepare.ipynb #3268379c
+# %% ../nbs/02_prepare.ipynb #095c4f3a
 def _ukb_derive(t, base):
     "UK Biobank bulk files are `<eid>_<field>_<instance>_<array>`: field 21015 is the left eye, 21016 the right."
     m = [re.match(r'^(\d+)_(2101[56])_(\d+)_(\d+)$', _stem(r)) for r in t['_rel']]
@@ -769,7 +769,7 @@ register_preset(Preset('ukb', 'UK Biobank showcase, fields 21015 (left) and 2101
                        [('.', None)], patient_regex=r'^(\d+)_2101[56]_', derive=_ukb_derive,
                        command='dual-ifm prepare --name ukb --images raw/ukb/fundus'))
 
-# %% ../nbs/02_prepare.ipynb #f5b46749
+# %% ../nbs/02_prepare.ipynb #5d0204b4
 register_preset(Preset('areds', 'dbGaP phs000001 (AREDS), controlled access, layout not publicly documented: a folder of photographs and a table '
                        'naming each photograph and its patient (patient_id) with amd_grouped, quality_label, patient_sex, patient_age, image_side, ...',
                        needs_labels=True, command='dual-ifm prepare --name areds --images raw/areds/images --labels raw/areds/areds.csv'))
