@@ -5,25 +5,28 @@
 # %% ../nbs/02_prepare.ipynb #cce62e8c
 from __future__ import annotations
 
+import fnmatch
+import itertools
 import os
 import re
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .core import clean_partial_files, config_to_dict, parallel_map, save_csv, save_image, save_json
-from .data import DATASETS, DatasetError, encode_column, make_holdout, make_splits
+from .core import atomic_write, clean_partial_files, config_to_dict, load_json, parallel_map, save_csv, save_image, save_json
+from .data import DATASETS, DatasetError, canonical, encode_column, make_holdout, make_splits, spec_from_dict
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'IMAGE_COLUMNS', 'PATIENT_COLUMNS', 'FOV', 'find_fov', 'fov_mask', 'crop_fov', 'list_images',
-           'match_images', 'PrepareConfig', 'prepare_dataset']
+__all__ = ['IMAGE_SUFFIXES', 'IMAGE_COLUMNS', 'PATIENT_COLUMNS', 'PRESETS', 'FOV', 'find_fov', 'fov_mask', 'crop_fov', 'to_rgb',
+           'read_photo', 'list_images', 'clean_table', 'read_label_file', 'match_images', 'Preset', 'register_preset',
+           'PrepareConfig', 'collect_sources', 'prepare_dataset']
 
 # %% ../nbs/02_prepare.ipynb #a908f1b5
 @dataclass
@@ -119,16 +122,111 @@ def crop_fov(img, fov: FOV, size: int, mask_outside: bool = True) -> np.ndarray:
     if mask_outside: out[~fov_mask(size)] = 0
     return out
 
-# %% ../nbs/02_prepare.ipynb #d854f9fc
+# %% ../nbs/02_prepare.ipynb #22a11433
+def _to_uint8(a: np.ndarray) -> np.ndarray:
+    "Pixel values of any depth on the 0-255 scale: 16-bit by its range (/257), other integers by 255 or 65535, floats from 0-1 or 0-255."
+    if a.dtype == np.uint8: return a
+    if a.dtype == bool: return a.astype(np.uint8) * 255
+    if a.dtype.kind == 'f':
+        a = np.nan_to_num(a.astype(np.float64))
+        hi = 1.0 if a.max(initial=0) <= 1.0 else 255.0 if a.max() <= 255 else 65535.0
+    elif a.dtype in (np.uint16, np.int16) or a.dtype.itemsize == 2: hi = 65535.0
+    else: hi = 255.0 if a.max(initial=0) <= 255 else 65535.0       # 32-bit integers: 8- or 16-bit values in a wide type
+    return np.clip(a.astype(np.float64) * (255.0 / hi) + 0.5, 0, 255).astype(np.uint8)
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """A decoded photograph as 8-bit RGB, turned upright by its EXIF orientation: 16- and 32-bit grey scaled by
+    their range (not clipped), palettes expanded, transparency laid on black, CMYK and other modes converted."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith('I') or im.mode == 'F':           # I;16, I;16B, I (32-bit), F (float)
+        return Image.fromarray(_to_uint8(np.asarray(im))).convert('RGB')
+    if im.mode in ('P', 'PA'): im = im.convert('RGBA')       # palette, with its transparency if it has one
+    if im.mode in ('LA', 'La', 'RGBA', 'RGBa'):
+        rgba = im.convert('RGBA')
+        out = Image.new('RGB', rgba.size)
+        out.paste(rgba.convert('RGB'), mask=rgba.getchannel('A'))
+        return out
+    return im.convert('RGB')
+
+def _tiff_array(path) -> np.ndarray:
+    "A TIFF Pillow cannot decode (float, 16-bit colour, planar), read with tifffile as HxWx3 uint8."
+    import tifffile
+    a = np.squeeze(tifffile.imread(path))
+    if a.ndim == 3 and a.shape[0] in (3, 4) and a.shape[-1] not in (3, 4): a = np.moveaxis(a, 0, -1)   # planar: CxHxW
+    if a.ndim == 3: a = a[..., :3]
+    if a.ndim not in (2, 3): raise ValueError(f'a TIFF of shape {a.shape} is not a photograph')
+    a = _to_uint8(a)
+    return np.repeat(a[..., None], 3, -1) if a.ndim == 2 else a
+
+def read_photo(path: str | os.PathLike) -> Image.Image:
+    "Open a photograph of any common format and bit depth as an upright 8-bit RGB PIL image."
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return to_rgb(im)
+    except Exception:
+        if path.suffix.lower() not in ('.tif', '.tiff'): raise
+    return Image.fromarray(_tiff_array(path))
+
+# %% ../nbs/02_prepare.ipynb #48be4abf
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
 
 def list_images(folder: str | os.PathLike) -> list[str]:
-    "Relative paths (posix) of the image files under `folder`, sorted."
+    "Relative paths (posix) of the image files under `folder` (any letter case of the suffix), sorted."
     folder = Path(folder)
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
                   and not p.name.startswith('.'))
+
+def clean_table(df: pd.DataFrame, where='labels') -> pd.DataFrame:
+    """A label table as text, tidied: names and cells stripped of spaces, empty unnamed columns and blank rows
+    dropped, other unnamed columns called `column_<k>`."""
+    df = df.astype(object).where(df.notna(), '').astype(str).apply(lambda s: s.str.strip())
+    names = []
+    for k, c in enumerate(df.columns):
+        c = '' if c is None else str(c).strip()
+        names.append('' if c.startswith('Unnamed:') or c.lower() == 'nan' else c)
+    df.columns = range(df.shape[1])
+    keep = [k for k, c in enumerate(names) if c or (df[k] != '').any()]
+    df = df[keep]
+    df.columns = [names[k] or f'column_{k + 1}' for k in keep]
+    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup: raise DatasetError(f'{where} has several columns named {dup} (after stripping spaces); give each column its own name.')
+    return df[(df != '').any(axis=1)].reset_index(drop=True)
+
+# %% ../nbs/02_prepare.ipynb #ccd5d98a
+def _header_row(raw: pd.DataFrame, look: int = 20) -> int:
+    "The row of a sheet read without header that names the columns: the one with the most text cells (the first on a tie)."
+    def texts(row): return sum(1 for v in row if isinstance(v, str) and v.strip() and not _number(v))
+    counts = [texts(raw.iloc[i]) for i in range(min(look, len(raw)))]
+    return int(np.argmax(counts)) if counts else 0
+
+def _number(v) -> bool:
+    try: float(str(v)); return True
+    except ValueError: return False
+
+def read_label_file(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a label table as text: CSV (comma, semicolon or tab separated, with or without a byte-order mark) or
+    Excel (the header row found below any title rows); then `clean_table`."""
+    path = Path(path)
+    if not path.is_file(): raise DatasetError(f'Label file {path} not found; --labels must be a CSV or Excel file with one row per photograph.')
+    try:
+        if path.suffix.lower() in ('.xlsx', '.xlsm', '.xls'):
+            try: raw = pd.read_excel(path, header=None, dtype=object)
+            except ImportError as e: raise DatasetError(f'Reading the Excel file {path} needs an optional package ({e}); install it, or save the sheet as CSV.') from None
+            h = _header_row(raw)
+            df = raw.iloc[h + 1:].copy(); df.columns = list(raw.iloc[h])
+            df = df.map(lambda v: canonical(v) if isinstance(v, (int, float, np.number)) else v)     # 2.0 -> '2' as in a CSV
+        else:
+            with open(path, encoding='utf-8-sig', errors='replace') as f: head = next((l for l in f if l.strip()), '')
+            sep = max((',', ';', '\t'), key=head.count) if any(c in head for c in ',;\t') else ','
+            df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding='utf-8-sig', skip_blank_lines=True)
+    except DatasetError: raise
+    except Exception as e:
+        raise DatasetError(f'Cannot read the label file {path} ({type(e).__name__}: {e}); it must be a CSV or Excel table with a header row.') from None
+    return clean_table(df, path)
 
 def _pick_column(df, given, candidates, csv, flag):
     if given is not None:
@@ -139,34 +237,75 @@ def _pick_column(df, given, candidates, csv, flag):
         if c in df.columns: return c
     return None
 
+# %% ../nbs/02_prepare.ipynb #1b88adc7
+def _strip_suffix(name: str) -> str:
+    "The name without its image suffix (other dots kept: '1.2.3' stays whole)."
+    stem, ext = os.path.splitext(name)
+    return stem if ext.lower() in IMAGE_SUFFIXES else name
+
 def match_images(labels: pd.DataFrame, files: list[str], image_column: str, csv='labels') -> tuple[pd.Series, pd.Series]:
-    "For each label row, the matching relative file path (or NaN); and the label values that matched nothing."
-    by_rel = {f: f for f in files}
-    by_rel_noext = {}
-    by_name = {}
+    """For each label row, the relative path of its photograph (or None); and the names that matched nothing.
+
+    A name may be a relative path or a bare file name, with or without its extension, in any letter case of the
+    extension; the most exact match wins (path, path without extension, file name, file name without extension,
+    then the same ignoring case). A name that fits several photographs equally well is an error."""
+    levels = [{} for _ in range(8)]
     for f in files:
-        by_rel_noext.setdefault(os.path.splitext(f)[0], []).append(f)
-        by_name.setdefault(os.path.basename(f), []).append(f)
-        by_name.setdefault(os.path.splitext(os.path.basename(f))[0], []).append(f)
+        base = os.path.basename(f)
+        for k, key in enumerate((f, _strip_suffix(f), base, _strip_suffix(base))):
+            levels[k].setdefault(key, []).append(f)
+            levels[k + 4].setdefault(key.lower(), []).append(f)
     def find(v):
-        v = str(v).strip().replace('\\', '/').lstrip('./')
-        if v in by_rel: return by_rel[v]
-        for d in (by_rel_noext, by_name):
-            hit = d.get(v) or d.get(os.path.splitext(v)[0])
-            if hit and len(hit) == 1: return hit[0]
-            if hit and len(hit) > 1:
-                raise DatasetError(f'{csv}: {image_column}={v!r} matches several files ({hit[:3]}); give relative paths with extensions.')
+        v = str(v).strip().replace('\\', '/')
+        while v.startswith('./'): v = v[2:]
+        v = v.lstrip('/')
+        if not v: return None
+        for k, table in enumerate(levels):
+            key = v if k < 4 else v.lower()
+            hit = table.get(key) or table.get(_strip_suffix(key))
+            if hit and len(set(hit)) == 1: return hit[0]
+            if hit:
+                raise DatasetError(f'{csv}: {image_column}={v!r} matches several photographs ({sorted(set(hit))[:3]}); '
+                                   f'name them by their paths relative to the image folder.')
         return None
     matched = labels[image_column].map(find)
     return matched, labels[image_column][matched.isna()]
 
-# %% ../nbs/02_prepare.ipynb #284f57d7
+# %% ../nbs/02_prepare.ipynb #80e2959d
+@dataclass
+class Preset:
+    "How one public set arrives: its folders, label files and file names, and how its labels are read."
+    name: str
+    source: str                                  # the documentation that describes the download
+    parts: list = field(default_factory=list)    # (image folder, label-file pattern or None) relative to the download
+    image_column: str | None = None
+    patient_column: str | None = None
+    patient_regex: str | None = None             # first group of a match in the file name: the patient id
+    exclude: str | None = None                   # regex on relative paths: photographs to leave out
+    read: Callable | None = None                 # label file -> table, instead of `read_label_file`
+    derive: Callable | None = None               # (table, base folder) -> table with the set's label columns
+    spec: Callable | None = None                 # table -> metadata/dataset.json content, when the release needs its own spec
+    needs_labels: bool = False                   # no standard label file: --labels is required
+    label_hint: str = ''                         # added to the missing-label-column error
+    command: str = ''                            # the README's command
+
+PRESETS: dict[str, Preset] = {}
+
+def register_preset(p: Preset) -> Preset:
+    "Make `dual-ifm prepare --name <p.name>` read downloads in `p`'s layout."
+    PRESETS[p.name] = p
+    return p
+
+def _stem(rel: str) -> str: return _strip_suffix(os.path.basename(rel))
+
+# %% ../nbs/02_prepare.ipynb #9617e670
 @dataclass
 class PrepareConfig:
     "Settings of `dual-ifm prepare`: a raw fundus dataset into the standard layout."
-    name: str = field(metadata={'help': 'dataset name: a built-in one (aptos, idrid, ...) or your own'})
-    images: Path = field(metadata={'help': 'folder of raw photographs (searched recursively)'})
-    labels: Path | None = field(default=None, metadata={'help': 'CSV with one row per photograph (default: every image, no labels)'})
+    name: str = field(metadata={'help': 'dataset name: a built-in one (aptos, idrid, ...; its download layout is known) or your own'})
+    images: Path = field(metadata={'help': 'folder of raw photographs (searched recursively), or the public set\'s download folder'})
+    labels: list[Path] | None = field(default=None, metadata={'help': 'label file(s), CSV or Excel, one row per photograph; several '
+        'comma-separated (e.g. train,test). Default: the public set\'s own files, else every image without labels'})
     out: Path = field(default=Path('datasets'), metadata={'help': 'root folder of datasets; output goes to OUT/NAME'})
     size: list[int] = field(default_factory=lambda: [256], metadata={'help': 'output size(s) in pixels, e.g. 256,512'})
     image_column: str | None = field(default=None, metadata={'help': 'label column naming the photograph (default: auto-detect)'})
@@ -181,11 +320,15 @@ class PrepareConfig:
     val_size: float = field(default=0.1, metadata={'help': 'share of patients in the fixed validation set'})
     workers: int | None = field(default=None, metadata={'help': 'worker processes (0: in this process; default: CPUs, at most 8)'})
     strict: bool = field(default=False, metadata={'help': 'stop at the first unreadable photograph or unmatched label row'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace a dataset prepared from other label files or output settings '
+        '(its metadata.csv is kept in metadata/replaced/)'})
+    preset: bool = field(default=True, metadata={'help': "read a built-in set's download in its documented layout (--no-preset: as a plain folder)"})
     progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
 
     def __post_init__(self):
         self.images, self.out = Path(self.images), Path(self.out)
-        if self.labels is not None: self.labels = Path(self.labels)
+        if self.labels is not None:
+            self.labels = [Path(p) for p in ([self.labels] if isinstance(self.labels, (str, os.PathLike)) else self.labels)] or None
         if isinstance(self.size, int): self.size = [self.size]
         self.size = [int(s) for s in self.size]
         if not self.size or any(not 16 <= s <= 4096 for s in self.size):
@@ -195,29 +338,158 @@ class PrepareConfig:
             except re.error as e: raise ValueError(f'patient_regex {self.patient_regex!r} is not a valid regular expression ({e}).') from None
             if rx.groups < 1: raise ValueError(f'patient_regex {self.patient_regex!r} needs a group, e.g. "^(\\d+)_", whose text is the patient id.')
 
-def _out_name(rel: str, fmt: str) -> str: return os.path.splitext(rel)[0] + '.' + fmt
+# %% ../nbs/02_prepare.ipynb #d5756c10
+_OURS = ('image_path', 'source_path', 'label_file')     # columns prepare writes: label columns of these names are kept as <name>_original
+
+def _ci_glob(base: Path, pattern: str) -> list[Path]:
+    "Paths under `base` that match `pattern` (shell wildcards allowed) in any letter case, sorted."
+    found = [base]
+    for part in Path(pattern).parts:
+        rx = re.compile(fnmatch.translate(part), re.I)
+        found = [c for f in found if f.is_dir() for c in sorted(f.iterdir()) if rx.match(c.name)]
+    return found
+
+def _find_base(root: Path, preset: Preset) -> Path:
+    "The folder of a download that holds the preset's parts: --images itself or a folder up to two levels below it."
+    def below(p): return (c for c in sorted(p.iterdir()) if c.is_dir())
+    for c in itertools.chain([root], below(root), (g for c in below(root) for g in below(c))):
+        if any(p.is_dir() for d, _ in preset.parts for p in _ci_glob(c, d)): return c
+    return root
+
+def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
+    "The base folder and the (image folder, label file or None) pairs of this run."
+    if cfg.labels: return cfg.images, [(cfg.images, f) for f in cfg.labels]
+    if preset is not None and preset.needs_labels:
+        raise DatasetError(f'{preset.name} has no standard label file: give its table with --labels ({preset.source}).')
+    if preset is None or not preset.parts: return cfg.images, [(cfg.images, None)]
+    base, out = _find_base(cfg.images, preset), []
+    for d, pattern in preset.parts:
+        folders = [p for p in _ci_glob(base, d) if p.is_dir()]
+        if not folders: continue                                   # e.g. a download without its test part
+        files = [p for p in _ci_glob(base, pattern) if p.is_file()] if pattern else [None]
+        if not files:
+            warnings.warn(f'{folders[0]} has no label file {base / pattern}; its photographs are left out.'); continue
+        out += [(folders[0], f) for f in files]
+    if not out:
+        raise DatasetError(f'{cfg.images} does not look like the {preset.name} download: none of the folders '
+                           f'{[d for d, _ in preset.parts]} is in it (or up to two levels below). It is laid out as: {preset.source}. '
+                           f'Point --images at that folder, or give --labels (and --no-preset) for another layout.')
+    return base, out
+
+# %% ../nbs/02_prepare.ipynb #2efedadd
+def _read_part(cfg, preset, folder: Path, label_file: Path | None) -> pd.DataFrame:
+    "The photographs of one part with their label rows; `_rel` is each photograph's path relative to --images."
+    prefix = folder.relative_to(cfg.images).as_posix()
+    files = list_images(folder)
+    if preset is not None and preset.exclude: files = [f for f in files if not re.search(preset.exclude, f)]
+    rel = lambda f: f if prefix == '.' else f'{prefix}/{f}'
+    if label_file is None: return pd.DataFrame({'_rel': [rel(f) for f in files]})
+    labels = (preset.read if preset is not None and preset.read else read_label_file)(label_file)
+    icol = _pick_column(labels, cfg.image_column or (preset.image_column if preset and preset.image_column in labels.columns else None),
+                        IMAGE_COLUMNS, label_file, '--image-column')
+    if icol is None:
+        raise DatasetError(f'{label_file} has none of the usual image columns {list(IMAGE_COLUMNS)}; columns found: '
+                           f'{list(labels.columns)}. Name the one that holds the file names with --image-column.')
+    matched, unmatched = match_images(labels, files, icol, label_file)
+    if len(unmatched):
+        msg = (f'{len(unmatched)} of {len(labels)} row(s) of {label_file} name no photograph under {folder} '
+               f'(e.g. {list(unmatched[:5])}).')
+        if cfg.strict: raise DatasetError(msg + ' Fix the names or the folder, or drop --strict to skip them.')
+        warnings.warn(msg + ' They are skipped.')
+    labels = labels[matched.notna()].drop(columns=[icol]).rename(columns={c: c + '_original' for c in _OURS if c != icol})
+    labels.insert(0, '_rel', [rel(f) for f in matched[matched.notna()]])
+    labels['label_file'] = label_file.name
+    return labels
+
+def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, list[Path], Path]:
+    """The photographs of a run and their labels: a table with `_rel` (path under --images) and the label columns,
+    the label files read, and the download's base folder."""
+    base, parts = _parts(cfg, preset)
+    table = pd.concat([_read_part(cfg, preset, d, f) for d, f in parts], ignore_index=True).fillna('')
+    if table.empty: raise DatasetError(f'No images ({", ".join(IMAGE_SUFFIXES)}) found under {cfg.images}' +
+                                       (' that match a label row.' if cfg.labels or any(f for _, f in parts) else '.'))
+    dup = table['_rel'].duplicated(keep=False)
+    if dup.any():
+        raise DatasetError(f'Photograph(s) {sorted(table["_rel"][dup].unique())[:5]} have more than one label row '
+                           f'(in {sorted(set(table["label_file"][dup])) if "label_file" in table else "the labels"}); keep one row per photograph.')
+    outs = table['_rel'].map(lambda r: _strip_suffix(r).lower())
+    if outs.duplicated().any():
+        raise DatasetError(f'Photographs {sorted(table["_rel"][outs.duplicated(keep=False)])[:4]} differ only in their suffix, so '
+                           f'their prepared images would share one name; keep one of each.')
+    if preset is not None and preset.derive is not None: table = preset.derive(table, base)
+    return table, [f for _, f in parts if f is not None], base
+
+# %% ../nbs/02_prepare.ipynb #7b5ab245
+def _file_record(path: Path) -> dict:
+    "What identifies a label file's content: name, size, mtime and SHA-256."
+    import hashlib
+    st = path.stat()
+    return dict(file=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+def _label_changes(old_csv: Path, table: pd.DataFrame) -> str:
+    "How the labels of this run differ from the prepared metadata.csv: photographs added, dropped, relabelled."
+    old = pd.read_csv(old_csv, dtype=str, keep_default_na=False).set_index('source_path')
+    new = table.set_index('_rel').astype(str)
+    cols = [c for c in old.columns if c in new.columns and c not in ('image_path', 'patient_id', 'label_file')]
+    both = old.index.intersection(new.index)
+    changed = (old.loc[both, cols] != new.loc[both, cols]).any(axis=1).sum() if cols else 0
+    gone = [c for c in old.columns if c not in new.columns and c not in ('image_path', 'patient_id', 'label_file')]
+    return (f'{len(new.index.difference(old.index))} photograph(s) added, {len(old.index.difference(new.index))} dropped, '
+            f'{int(changed)} with other labels' + (f', label column(s) {gone} gone' if gone else ''))
+
+def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | None:
+    """The record of the run that prepared `folder` (None for a new folder). Refuses, naming --overwrite, when this run
+    would replace its labels or output settings; with --overwrite keeps the old metadata.csv in metadata/replaced/."""
+    md = folder / 'metadata'
+    rec_file, meta_file = md / 'prepare.json', md / 'metadata.csv'
+    if not meta_file.exists(): return load_json(rec_file) if rec_file.exists() else None
+    old = load_json(rec_file) if rec_file.exists() else None
+    why = []
+    if old is None or 'labels' not in old: why.append(f'{meta_file} was not written by this version of dual-ifm prepare')
+    else:
+        before = sorted(r['sha256'] for r in old['labels']); now = sorted(r['sha256'] for r in label_records)
+        if before != now:
+            names = lambda rs: [Path(r['file']).name for r in rs] or 'none'
+            reads = f'reads {names(label_records)} with other content' if label_records else 'reads no label file'
+            why.append(f'it was prepared from label file(s) {names(old["labels"])} and this run {reads} ({_label_changes(meta_file, table)})')
+        if old.get('output') != output:
+            desc = lambda o: ', '.join(f'{k}={v}' for k, v in sorted((o or {}).items()))
+            why.append(f'its images were written with {desc(old.get("output"))} and this run asks for {desc(output)}')
+    if not why: return old
+    if not cfg.overwrite:
+        raise DatasetError(f'{folder} holds a prepared dataset, but ' + '; '.join(why) + '. Preparing into it would mix old and new. '
+                           f'Pass --overwrite to replace it (its metadata.csv is kept in {md}/replaced/), or choose another --name or --out.')
+    keep = md / 'replaced' / f'metadata-{time.strftime("%Y%m%d-%H%M%S")}.csv'
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(keep, 'wb') as f: f.write(meta_file.read_bytes())
+    warnings.warn(f'--overwrite: replacing the dataset in {folder} (' + '; '.join(why) + f'). The old labels are kept in {keep}.')
+    return dict(old or {}, replaced=True)
+
+# %% ../nbs/02_prepare.ipynb #daf284c6
+def _out_name(rel: str, fmt: str) -> str: return _strip_suffix(rel) + '.' + fmt
 
 def _prepare_task(task: dict) -> dict:
-    "Crop and resize one photograph to every size (skipping sizes already done); return its FOV and statistics."
+    """Crop and resize one photograph to every size, unless its outputs are current: made from a source of the recorded
+    size and mtime (or, unrecorded, not older than the source). Returns its FOV (when made) and statistics."""
     src, rel, folder, sizes = Path(task['src']), task['rel'], Path(task['folder']), task['sizes']
     outs = [folder / f'dim_{s}' / _out_name(rel, task['format']) for s in sizes]
-    res = dict(rel=rel, error=None, fov=None, stats=None)
+    res = dict(rel=rel, error=None, fov=None, stats=None, stat=None)
     try:
-        if all(o.exists() for o in outs):            # done before: only the statistics are needed
-            arr = np.asarray(Image.open(outs[0]).convert('RGB'))
-        else:
-            with Image.open(src) as im:
-                im = ImageOps.exif_transpose(im).convert('RGB')
-                fov = find_fov(im)
-                res['fov'] = dict(cx=round(fov.cx, 2), cy=round(fov.cy, 2), r=round(fov.r, 2), width=fov.width, height=fov.height,
-                                  clipped=fov.clipped, full=fov.full)
-                arr = None
-                for s, o in zip(sizes, outs):
-                    if o.exists(): continue
-                    a = crop_fov(im, fov, s, task['mask_outside'])
-                    save_image(a, o, **({'quality': task['quality']} if task['format'] == 'jpg' else {}))
-                    if arr is None and s == sizes[0]: arr = a
-                if arr is None: arr = np.asarray(Image.open(outs[0]).convert('RGB'))
+        st = src.stat(); res['stat'] = [st.st_size, st.st_mtime_ns]
+        if task['force']: todo = list(range(len(sizes)))
+        elif task['known'] is not None and task['known'] != res['stat']: todo = list(range(len(sizes)))    # the source changed
+        else: todo = [k for k, o in enumerate(outs) if not o.exists() or (task['known'] is None and o.stat().st_mtime_ns < st.st_mtime_ns)]
+        arr = None
+        if todo:
+            im = read_photo(src)
+            fov = find_fov(im)
+            res['fov'] = dict(cx=round(fov.cx, 2), cy=round(fov.cy, 2), r=round(fov.r, 2), width=fov.width, height=fov.height,
+                              clipped=fov.clipped, full=fov.full)
+            for k in todo:
+                a = crop_fov(im, fov, sizes[k], task['mask_outside'])
+                save_image(a, outs[k], **({'quality': task['quality']} if task['format'] == 'jpg' else {}))
+                if k == 0: arr = a
+        if arr is None: arr = np.asarray(Image.open(outs[0]).convert('RGB'))
     except Exception as e:
         res['error'] = f'{type(e).__name__}: {e}'
         return res
@@ -225,55 +497,115 @@ def _prepare_task(task: dict) -> dict:
     res['stats'] = (px.sum(0), (px ** 2).sum(0), len(px))
     return res
 
-def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
-    "Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Safe to run again."
-    cfg = cfg or PrepareConfig(**kwargs)
-    if not cfg.images.is_dir():
-        raise DatasetError(f'Image folder {cfg.images} not found; --images must be the folder that holds the raw photographs.')
-    files = list_images(cfg.images)
-    if not files: raise DatasetError(f'No images ({", ".join(IMAGE_SUFFIXES)}) found under {cfg.images}.')
-    # --- labels
-    if cfg.labels is not None:
-        if not cfg.labels.exists(): raise DatasetError(f'Label file {cfg.labels} not found; --labels must be a CSV with one row per photograph.')
-        labels = pd.read_csv(cfg.labels, dtype=str, keep_default_na=False)
-        icol = _pick_column(labels, cfg.image_column, IMAGE_COLUMNS, cfg.labels, '--image-column')
-        if icol is None:
-            raise DatasetError(f'{cfg.labels} has none of the usual image columns {list(IMAGE_COLUMNS)}; columns found: '
-                               f'{list(labels.columns)}. Name the one that holds the file names with --image-column.')
-        matched, unmatched = match_images(labels, files, icol, cfg.labels)
-        if len(unmatched):
-            msg = (f'{len(unmatched)} of {len(labels)} row(s) of {cfg.labels} name no photograph under {cfg.images} '
-                   f'(e.g. {list(unmatched[:5])}).')
-            if cfg.strict: raise DatasetError(msg + ' Fix the names or the folder, or drop --strict to skip them.')
-            warnings.warn(msg + ' They are skipped.')
-        labels = labels[matched.notna()].copy()
-        labels['_rel'] = matched[matched.notna()]
-        dup = labels['_rel'].duplicated(keep=False)
-        if dup.any():
-            raise DatasetError(f'{cfg.labels}: photograph(s) {sorted(labels["_rel"][dup].unique())[:5]} have more than one row; keep one row per photograph.')
-    else:
-        icol = 'image_path'
-        labels = pd.DataFrame({'image_path': files, '_rel': files})
-    # --- patients
-    pcol = _pick_column(labels, cfg.patient_column, PATIENT_COLUMNS, cfg.labels, '--patient-column')
-    if cfg.patient_regex is not None:
-        rx = re.compile(cfg.patient_regex)
-        found = labels['_rel'].map(lambda r: (m.group(1) if (m := rx.search(os.path.basename(r))) else None))
+# %% ../nbs/02_prepare.ipynb #bbc63ff1
+def _patients(cfg, preset, table) -> pd.Series:
+    "Patient ids: --patient-regex, --patient-column, the preset's, a usual column, or each photograph its own (warned)."
+    regex = cfg.patient_regex or (preset.patient_regex if preset is not None and cfg.patient_column is None else None)
+    if regex is not None:
+        rx = re.compile(regex)
+        found = table['_rel'].map(lambda r: (m.group(1) if (m := rx.search(os.path.basename(r))) else None))
         if found.isna().any():
-            raise DatasetError(f'patient_regex {cfg.patient_regex!r} does not match {found.isna().sum()} file name(s), '
-                               f'e.g. {list(labels["_rel"][found.isna()][:3])}.')
-        patients = found
-    elif pcol is not None:
-        patients = labels[pcol].astype(str)
-    else:
-        warnings.warn(f'No patient ids (no column {list(PATIENT_COLUMNS)}, no --patient-regex): each photograph is its own '
-                      f'patient, so both eyes of one person may end up in different splits.')
-        patients = labels['_rel'].map(lambda r: os.path.splitext(r)[0])
-    # --- images
-    folder = cfg.out / cfg.name
+            raise DatasetError(f'patient_regex {regex!r} does not match {found.isna().sum()} file name(s), '
+                               f'e.g. {list(table["_rel"][found.isna()][:3])}.')
+        return found
+    given = cfg.patient_column or (preset.patient_column if preset is not None and preset.patient_column in table.columns else None)
+    pcol = _pick_column(table, given, PATIENT_COLUMNS, cfg.labels or 'the labels', '--patient-column')
+    if pcol is not None:
+        ids = table[pcol].astype(str)
+        if (ids == '').any(): raise DatasetError(f'Column {pcol!r} has no patient id for {list(table["_rel"][ids == ""][:3])}; fill it in.')
+        return ids
+    warnings.warn(f'No patient ids (no column {list(PATIENT_COLUMNS)}, no --patient-regex): each photograph is its own '
+                  f'patient, so both eyes of one person may end up in different splits.')
+    return table['_rel'].map(_strip_suffix)
+
+def _check_label_column(cfg, spec, table, label_files, preset):
+    "For a built-in set, the label files must hold its default label's column."
+    if spec is None or not label_files or not spec.default_feature or spec.parts: return
+    src = spec.columns[spec.default_feature].source
+    if src not in table.columns:
+        raise DatasetError(f'{", ".join(map(str, label_files))} lack(s) the column {src!r}, which holds the {spec.default_feature!r} label '
+                           f'of the built-in dataset {cfg.name!r}{preset.label_hint if preset else ""}. Columns found: '
+                           f'{[c for c in table.columns if c != "_rel"]}. Rename that column in the label file, or prepare it '
+                           f'under another --name as a custom dataset.')
+
+def _splits(patients, strata, cfg) -> tuple[dict, dict]:
+    "splits.json and holdout.json; a set too small for train/val/test and 5 folds goes to the holdout part whole (warned)."
+    n = patients.nunique()
+    if n >= 7: 
+        s = make_splits(patients, strata, test_size=cfg.test_size, val_size=cfg.val_size, seed=cfg.seed)
+        return s, make_holdout(s)
+    everyone = sorted(patients.astype(str).unique())
+    warnings.warn(f'{n} patient(s) are too few for a train/val/test split and 5 folds (7 or more are needed): all '
+                  f'{len(patients)} photograph(s) go to the holdout part (split "holdout", and "test" of fold 0).')
+    s = {'0': {'train': [], 'val': [], 'test': everyone}, **{str(k): {'train': [], 'val': []} for k in range(1, 6)}}
+    return s, {'pretrain': [], 'holdout': everyone}
+
+# %% ../nbs/02_prepare.ipynb #e084f1b2
+def _remove_stale(folder: Path, old_sources: pd.DataFrame, now: set, old_fmt: str, fmt: str) -> int:
+    "Delete the prepared images of recorded sources that are no longer in the dataset (or were made in another format)."
+    removed, dims = 0, sorted(folder.glob('dim_*'))
+    for rel in old_sources['source_path']:
+        if rel in now and old_fmt == fmt: continue
+        for d in dims:
+            if (p := d / _out_name(rel, old_fmt)).exists(): p.unlink(); removed += 1
+    return removed
+
+def _strata(cfg, spec, meta, label_files):
+    "Class codes to stratify the splits by: --stratify, else the dataset's default label when it is there, else none."
+    if cfg.stratify is not None:
+        if cfg.stratify not in meta.columns: raise DatasetError(f'--stratify {cfg.stratify!r} is not a column of {cfg.labels}; columns: {list(meta.columns)}.')
+        strata = pd.factorize(meta[cfg.stratify].where(meta[cfg.stratify] != ''), sort=True)[0].astype(float)
+        strata[strata < 0] = np.nan
+        return strata
+    if spec is not None and spec.default_feature and spec.columns[spec.default_feature].source in meta.columns:
+        col = spec.columns[spec.default_feature]
+        return encode_column(meta[col.source], col, spec.default_feature, spec.missing_values, where=', '.join(map(str, label_files)))[0]
+    return None
+
+def _fov_table(md: Path, results, keep, trusted) -> pd.DataFrame:
+    "fov.csv: the circle found in each source, new ones over the recorded ones."
+    old = pd.read_csv(md / 'fov.csv') if trusted and (md / 'fov.csv').exists() else pd.DataFrame(columns=['source_path'])
+    new = pd.DataFrame([dict(source_path=r['rel'], **r['fov']) for r in results if r['fov']])
+    t = pd.concat([old[~old['source_path'].isin(new.get('source_path', []))], new], ignore_index=True)
+    return t[t['source_path'].isin(keep)].sort_values('source_path')
+
+def _fov_stats(results) -> dict:
+    "Per-channel mean and sd inside the field of view, over every prepared photograph."
+    st = [r['stats'] for r in results]
+    s1, s2, n = sum(s[0] for s in st), sum(s[1] for s in st), sum(s[2] for s in st)
+    mean = s1 / n
+    return {'mean': mean.round(4), 'std': np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4), 'images': len(st)}
+
+# %% ../nbs/02_prepare.ipynb #0d82dd03
+def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
+    """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
+    the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
+    cfg = cfg or PrepareConfig(**kwargs)
+    preset = PRESETS.get(cfg.name) if cfg.preset else None
+    if not cfg.images.is_dir():
+        raise DatasetError(f'Image folder {cfg.images} not found; --images must be the folder that holds the raw photographs'
+                           + (f' (for {cfg.name}: {preset.source}).' if preset else '.'))
+    table, label_files, base = collect_sources(cfg, preset)
+    spec, own_spec = DATASETS.get(cfg.name), (preset.spec(table) if preset is not None and preset.spec is not None else None)
+    if own_spec is not None: spec = spec_from_dict(own_spec, cfg.name, spec)
+    _check_label_column(cfg, spec, table, label_files, preset)
+    patients = _patients(cfg, preset, table)
+    # --- what was prepared before, and what of it can stay
+    folder, md = cfg.out / cfg.name, cfg.out / cfg.name / 'metadata'
+    output = dict(format=cfg.format, quality=cfg.quality if cfg.format == 'jpg' else None, mask_outside=cfg.mask_outside)
+    label_records = [_file_record(f) for f in label_files]
+    old = _check_previous(folder, cfg, table, label_records, output)
     if folder.exists(): clean_partial_files(folder)
-    shared = dict(folder=str(folder), sizes=cfg.size, format=cfg.format, quality=cfg.quality, mask_outside=cfg.mask_outside)
-    tasks = [dict(shared, src=str(cfg.images / r), rel=r) for r in labels['_rel']]
+    ours = old is not None and 'labels' in old                       # written by this version: sources.csv is ours
+    trusted = ours and old.get('output') == output                   # ... and its images were made as this run makes them
+    old_sources = (pd.read_csv(md / 'sources.csv', dtype={'source_path': str}) if ours and (md / 'sources.csv').exists()
+                   else pd.DataFrame(columns=['source_path', 'size', 'mtime_ns']))
+    known = {r.source_path: [int(r.size), int(r.mtime_ns)] for r in old_sources.itertuples()} if trusted else {}
+    sizes = list(dict.fromkeys(cfg.size + [s for s in (old or {}).get('sizes', []) if (folder / f'dim_{s}').is_dir()]))
+    # --- images
+    shared = dict(folder=str(folder), sizes=sizes, format=cfg.format, quality=cfg.quality, mask_outside=cfg.mask_outside,
+                  force=old is not None and not trusted)
+    tasks = [dict(shared, src=str(cfg.images / r), rel=r, known=known.get(r)) for r in table['_rel']]
     t0 = time.time()
     results = list(parallel_map(_prepare_task, tasks, workers=cfg.workers, desc=f'prepare {cfg.name}', progress=cfg.progress, chunksize=2))
     seconds = time.time() - t0
@@ -283,39 +615,161 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
         if cfg.strict: raise DatasetError(msg + '. Remove or replace them, or drop --strict to skip them.')
         warnings.warn(msg + (' ...' if len(errors) > 5 else '') + '. They are skipped and listed in metadata/prepare.json.')
     ok = np.array([r['error'] is None for r in results], dtype=bool)
-    labels, patients = labels[ok], patients[ok]
-    if len(labels) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
-    # --- metadata
-    meta = labels.drop(columns=['_rel'] + ([icol] if icol in labels.columns else []))
-    meta.insert(0, 'image_path', [_out_name(r, cfg.format) for r in labels['_rel']])
-    if 'patient_id' in meta.columns and pcol != 'patient_id': meta = meta.rename(columns={'patient_id': 'patient_id_original'})
+    table, patients, done = table[ok], patients[ok], [r for r in results if r['error'] is None]
+    if len(table) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
+    removed = _remove_stale(folder, old_sources, set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
+    # --- metadata (a label column patient_id that is not the patient id used is kept as patient_id_original)
+    if 'patient_id' in table.columns and not table['patient_id'].astype(str).equals(patients.astype(str)):
+        table = table.rename(columns={'patient_id': 'patient_id_original'})
+    meta = table.drop(columns=['_rel', 'patient_id'], errors='ignore')
+    meta.insert(0, 'image_path', [_out_name(r, cfg.format) for r in table['_rel']])
     meta.insert(1, 'patient_id', patients.to_numpy())
-    meta.insert(2, 'source_path', labels['_rel'].to_numpy())
-    md = folder / 'metadata'
-    fov_file = md / 'fov.csv'
-    old = pd.read_csv(fov_file) if fov_file.exists() else pd.DataFrame(columns=['source_path'])
-    new = pd.DataFrame([dict(source_path=r['rel'], **r['fov']) for r in results if r['fov']])
-    fov_table = pd.concat([old[~old['source_path'].isin(new.get('source_path', []))], new], ignore_index=True)
-    fov_table = fov_table[fov_table['source_path'].isin(meta['source_path'])].sort_values('source_path')
-    # --- splits, stratified by the dataset's default label when it can be read
-    strata = None
-    spec = DATASETS.get(cfg.name)
-    if cfg.stratify is not None:
-        if cfg.stratify not in meta.columns: raise DatasetError(f'--stratify {cfg.stratify!r} is not a column of {cfg.labels}; columns: {list(meta.columns)}.')
-        strata = pd.factorize(meta[cfg.stratify].where(meta[cfg.stratify] != ''), sort=True)[0].astype(float)
-        strata[strata < 0] = np.nan
-    elif spec is not None and spec.default_feature and spec.columns[spec.default_feature].source in meta.columns:
-        col = spec.columns[spec.default_feature]
-        strata, _ = encode_column(meta[col.source], col, spec.default_feature, spec.missing_values, where=str(cfg.labels))
-    splits = make_splits(meta['patient_id'], strata, test_size=cfg.test_size, val_size=cfg.val_size, seed=cfg.seed)
-    st = [r['stats'] for r in np.array(results, dtype=object)[ok]]
-    s1, s2, n = sum(s[0] for s in st), sum(s[1] for s in st), sum(s[2] for s in st)
-    mean = s1 / n; std = np.sqrt(np.maximum(s2 / n - mean ** 2, 0))
-    save_json({'mean': mean.round(4), 'std': std.round(4), 'images': len(st), 'size': cfg.size[0], 'region': 'field of view'}, md / 'stats.json')
+    meta.insert(2, 'source_path', table['_rel'].to_numpy())
+    splits, holdout = _splits(meta['patient_id'], _strata(cfg, spec, meta, label_files), cfg)
+    save_json(dict(_fov_stats(done), size=cfg.size[0], region='field of view'), md / 'stats.json')
     save_json(splits, md / 'splits.json')
-    save_json(make_holdout(splits), md / 'holdout.json')
-    save_csv(fov_table, fov_file)
-    save_json({'config': config_to_dict(cfg), 'images': int(ok.sum()), 'skipped': [dict(file=f, reason=e) for f, e in errors],
-               'new': int(sum(r['fov'] is not None for r in results)), 'seconds': round(seconds, 2)}, md / 'prepare.json')
+    save_json(holdout, md / 'holdout.json')
+    save_csv(_fov_table(md, results, set(meta['source_path']), trusted), md / 'fov.csv')
+    save_csv(pd.DataFrame([dict(source_path=r['rel'], size=r['stat'][0], mtime_ns=r['stat'][1]) for r in done]), md / 'sources.csv')
+    if own_spec is not None: save_json(own_spec, md / 'dataset.json')
+    elif (old or {}).get('dataset_json') and (md / 'dataset.json').exists(): (md / 'dataset.json').unlink()
     save_csv(meta, md / 'metadata.csv')
+    save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': label_records,
+               'output': output, 'sizes': sizes, 'dataset_json': own_spec is not None, 'images': len(done),
+               'skipped': [dict(file=f, reason=e) for f, e in errors], 'new': sum(r['fov'] is not None for r in results),
+               'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
+
+# %% ../nbs/02_prepare.ipynb #27e39e53
+register_preset(Preset('aptos', 'Kaggle, "APTOS 2019 Blindness Detection", Data tab: train.csv (id_code, diagnosis) and train_images/<id_code>.png',
+                       [('train_images', 'train.csv')], image_column='id_code',
+                       command='dual-ifm prepare --name aptos --images raw/aptos2019-blindness-detection'))
+
+# %% ../nbs/02_prepare.ipynb #e87468d0
+_REF = {'0': 0, '1': 0, '2': 1, '3': 1, '4': 1}
+
+def _eyepacs_derive(t, base):
+    "The eye, from names like `10_left`."
+    t['eye'] = [m.group(1).lower() if (m := re.search(r'_(left|right)$', _stem(r), re.I)) else '' for r in t['_rel']]
+    return t
+
+def _eyepacs_spec(t):
+    "Kaggle's release grades each photograph 0-4 in `level` (the published release had `dr_bin` and clinical columns)."
+    if 'dr_bin' in t.columns or 'level' not in t.columns: return None
+    return {'columns': {'dr': {'source': 'level', 'classes': list(range(5)), 'description': 'ICDR grade 0-4 (Kaggle release)'},
+                        'drbin': {'source': 'level', 'classes': [0, 1], 'mapping': _REF, 'description': 'referable DR (grade >= 2)'},
+                        'eye': {'source': 'eye', 'classes': ['left', 'right']}},
+            'default_feature': 'dr', 'filters': [],
+            'description': 'EyePACS, Kaggle Diabetic Retinopathy Detection release (image, level)'}
+
+register_preset(Preset('eyepacs', 'Kaggle, "Diabetic Retinopathy Detection", Data tab: train/<patient>_<left|right>.jpeg with trainLabels.csv '
+                       '(image, level), test/ with retinopathy_solution.csv (image, level, Usage)',
+                       [('train', 'trainLabels.csv'), ('test', 'retinopathy_solution.csv')], image_column='image',
+                       patient_regex=r'^(\d+)_(?:left|right)', derive=_eyepacs_derive, spec=_eyepacs_spec,
+                       label_hint=" (Kaggle's release names it 'level')",
+                       command='dual-ifm prepare --name eyepacs --images raw/diabetic-retinopathy-detection'))
+
+# %% ../nbs/02_prepare.ipynb #b3272692
+register_preset(Preset('idrid', 'IDRiD (idrid.grand-challenge.org, IEEE DataPort), "B. Disease Grading": 1. Original Images/{a. Training Set,'
+                       'b. Testing Set}/IDRiD_NNN.jpg, 2. Groundtruths/{a.,b.} IDRiD_Disease Grading_{Training,Testing} Labels.csv',
+                       [('1. Original Images/a. Training Set', '2. Groundtruths/a.*.csv'), ('1. Original Images/b. Testing Set', '2. Groundtruths/b.*.csv')],
+                       image_column='Image name', command='dual-ifm prepare --name idrid --images "raw/IDRiD/B. Disease Grading"'))
+
+# %% ../nbs/02_prepare.ipynb #d707dd6b
+def _messidor_pairs(t, base):
+    "Patients from ADCIS's messidor-2.csv, one examination (two eyes) a line: 'left;right'."
+    pairs = base / 'messidor-2.csv'
+    if not pairs.is_file(): return t
+    by_stem = {_stem(r).lower(): r for r in t['_rel']}
+    exam = {}
+    for line in pairs.read_text(encoding='utf-8-sig', errors='replace').splitlines():
+        names = [_strip_suffix(v.strip()).lower() for v in re.split(r'[;,\t]', line) if v.strip()]
+        rels = [by_stem[n] for n in names if n in by_stem]
+        for r in rels: exam[r] = _stem(rels[0])
+    t['patient_id'] = [exam.get(r, _stem(r)) for r in t['_rel']]
+    return t
+
+register_preset(Preset('messidor', 'ADCIS Messidor-2 (IMAGES/, messidor-2.csv pairing the two eyes of an examination) with the adjudicated '
+                       'grades of Kaggle google-brain/messidor2-dr-grades (messidor_data.csv: image_id, adjudicated_dr_grade, adjudicated_dme, '
+                       'adjudicated_gradable)', [('IMAGES', 'messidor_data.csv')], image_column='image_id', derive=_messidor_pairs,
+                       command='dual-ifm prepare --name messidor --images raw/messidor-2'))
+
+# %% ../nbs/02_prepare.ipynb #ee5efb1a
+def _deepdrid_derive(t, base):
+    "The grade of the photographed eye: left_eye_DR_Level for `<patient>_l<k>`, right_eye_DR_Level for `_r<k>`."
+    eye = [m.group(1).lower() if (m := re.search(r'_([lr])\d*$', _stem(r), re.I)) else '' for r in t['_rel']]
+    t['eye'] = ['left' if e == 'l' else 'right' if e == 'r' else '' for e in eye]
+    if {'left_eye_DR_Level', 'right_eye_DR_Level'} <= set(t.columns):
+        t['dr'] = [canonical(l if e == 'l' else r if e == 'r' else '') or '' for e, l, r in zip(eye, t['left_eye_DR_Level'], t['right_eye_DR_Level'])]
+    return t
+
+register_preset(Preset('deepdrid', 'GitHub deepdrdoc/DeepDRiD README: regular_fundus_images/regular-fundus-{training,validation}/Images/<patient>/<image_id>.jpg '
+                       'and regular-fundus-*.csv (patient_id, image_id, left_eye_DR_Level, right_eye_DR_Level, ...)',
+                       [('regular-fundus-training/Images', 'regular-fundus-training/regular-fundus-training.csv'),
+                       ('regular-fundus-validation/Images', 'regular-fundus-validation/regular-fundus-validation.csv')],
+                       image_column='image_id', patient_column='patient_id', derive=_deepdrid_derive,
+                       command='dual-ifm prepare --name deepdrid --images raw/DeepDRiD'))
+
+# %% ../nbs/02_prepare.ipynb #4a48e193
+def _fives_derive(t, base):
+    "FIVES names each photograph `<n>_<disease>.png`: A (AMD), D (DR), G (glaucoma), N (normal); its folder is the split."
+    dis = [m.group(1).upper() if (m := re.search(r'_([ADGN])$', _stem(r), re.I)) else None for r in t['_rel']]
+    bad = [r for r, d in zip(t['_rel'], dis) if d is None]
+    if bad: raise DatasetError(f'FIVES names its photographs <number>_<A|D|G|N>.png (the disease); {bad[:3]} do not fit. '
+                               f'Point --images at the FIVES folder that holds train/ and test/.')
+    t['Disease'] = dis
+    t['split'] = [Path(r).parts[-3].lower() if len(Path(r).parts) >= 3 else '' for r in t['_rel']]
+    return t
+
+register_preset(Preset('fives', 'FIVES, Scientific Data 9:475 (2022), figshare: train/Original and test/Original, photographs <n>_<A|D|G|N>.png, '
+                       'vessel masks in "Ground truth"', [('train/Original', None), ('test/Original', None)], derive=_fives_derive,
+                       command='dual-ifm prepare --name fives --images raw/FIVES'))
+
+# %% ../nbs/02_prepare.ipynb #5df84d0d
+_GLAUCOMA = {'normal_control': 0, 'early_glaucoma': 1, 'advanced_glaucoma': 2}
+
+def _glaucoma_derive(t, base):
+    "The class is the folder: normal_control (0), early_glaucoma (1), advanced_glaucoma (2)."
+    lab = [_GLAUCOMA.get(Path(r).parent.name.lower()) for r in t['_rel']]
+    bad = sorted({r for r, l in zip(t['_rel'], lab) if l is None})
+    if bad: raise DatasetError(f'The glaucoma set keeps each class in a folder {list(_GLAUCOMA)}; {bad[:3]} lie elsewhere. '
+                               f'Point --images at the folder that holds those three folders.')
+    t['label'] = [str(l) for l in lab]
+    return t
+
+register_preset(Preset('glaucoma', 'Harvard Dataverse doi:10.7910/DVN/1YRRAC ("Machine learn for glaucoma", Kim\'s Eye Hospital): '
+                       'normal_control/, early_glaucoma/, advanced_glaucoma/', [('.', None)], derive=_glaucoma_derive,
+                       command='dual-ifm prepare --name glaucoma --images raw/glaucoma'))
+
+# %% ../nbs/02_prepare.ipynb #3c39b3ca
+def _papila_read(path):
+    "One of PAPILA's clinical sheets (patient_data_od.xlsx / _os.xlsx): ids '#002' in the first column -> photograph RET002OD."
+    df = read_label_file(path)
+    eye = 'OS' if re.search(r'_os\b|_os\.', path.name, re.I) else 'OD'
+    ids = df[df.columns[0]].str.lstrip('#')
+    df = df[ids.str.fullmatch(r'\d+')].copy()
+    df.insert(0, 'image', 'RET' + ids[df.index] + eye)
+    df['eye'] = eye
+    return df.rename(columns={df.columns[1]: 'papila_id'})
+
+register_preset(Preset('papila', 'PAPILA, Scientific Data 9:291 (2022), figshare: FundusImages/RET<id>O{D,S}.jpg, ClinicalData/patient_data_{od,os}.xlsx',
+                       [('FundusImages', 'ClinicalData/patient_data_od.xlsx'), ('FundusImages', 'ClinicalData/patient_data_os.xlsx')],
+                       image_column='image', patient_regex=r'^RET(\d+)O[DS]', read=_papila_read,
+                       command='dual-ifm prepare --name papila --images raw/PapilaDB'))
+
+# %% ../nbs/02_prepare.ipynb #095c4f3a
+def _ukb_derive(t, base):
+    "UK Biobank bulk files are `<eid>_<field>_<instance>_<array>`: field 21015 is the left eye, 21016 the right."
+    m = [re.match(r'^(\d+)_(2101[56])_(\d+)_(\d+)$', _stem(r)) for r in t['_rel']]
+    t['image_eye'] = [('left' if x.group(2) == '21015' else 'right') if x else '' for x in m]
+    t['instance'] = [x.group(3) if x else '' for x in m]
+    return t
+
+register_preset(Preset('ukb', 'UK Biobank showcase, fields 21015 (left) and 21016 (right): bulk files <eid>_<field>_<instance>_<array>.png',
+                       [('.', None)], patient_regex=r'^(\d+)_2101[56]_', derive=_ukb_derive,
+                       command='dual-ifm prepare --name ukb --images raw/ukb/fundus'))
+
+# %% ../nbs/02_prepare.ipynb #5d0204b4
+register_preset(Preset('areds', 'dbGaP phs000001 (AREDS), controlled access, layout not publicly documented: a folder of photographs and a table '
+                       'naming each photograph and its patient (patient_id) with amd_grouped, quality_label, patient_sex, patient_age, image_side, ...',
+                       needs_labels=True, command='dual-ifm prepare --name areds --images raw/areds/images --labels raw/areds/areds.csv'))
