@@ -79,9 +79,12 @@ register_command(Command(
     'prepare', 'turn a folder of raw photographs and a label CSV into the dataset layout', PrepareConfig, _run_prepare,
     'Find the circular field of view of each photograph, crop and resize it (antialiased) to each size, keep the label '
     'columns, write metadata.csv, patient-level splits.json (fold 0 train/val/test and 5 CV folds, stratified) and '
-    'holdout.json, and measure the normalisation statistics. Safe to run again: finished photographs are skipped.',
-    ('dual-ifm prepare --name aptos --images raw/aptos/train_images --labels raw/aptos/train.csv --out datasets --size 256',
-     "dual-ifm prepare --name eyepacs --images raw/eyepacs --labels raw/eyepacs/labels.csv --patient-regex '^(\\d+)_' --size 256,512")))
+    'holdout.json, and measure the normalisation statistics. Public sets are read from their downloads as documented '
+    '(--name aptos, eyepacs, idrid, messidor, ...: the preset knows the layout). Run again, it redoes exactly the photographs '
+    'whose source changed; other label files or output settings need --overwrite.',
+    ('dual-ifm prepare --name aptos --images raw/aptos2019-blindness-detection',
+     'dual-ifm prepare --name eyepacs --images raw/diabetic-retinopathy-detection --size 256,512',
+     'dual-ifm prepare --name myclinic --images photos/ --labels labels.csv')))
 
 # %% ../nbs/12_cli.ipynb #fb1f47ba
 from .model import EmbedConfig, run_embed
