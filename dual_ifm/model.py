@@ -20,9 +20,10 @@ from .backbones import BACKBONES, Backbone, create_backbone
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['OUTPUTS', 'CHECKPOINT_FORMAT', 'spatial_mean', 'DualIFMOutput', 'DualIFM', 'save_checkpoint', 'load_checkpoint',
-           'parse_checkpoint_name', 'infer_config', 'resolve_checkpoint', 'to_published_state_dict', 'default_device',
-           'embed_dataset', 'EmbedConfig', 'run_embed']
+__all__ = ['OUTPUTS', 'META_KEYS', 'CHECKPOINT_FORMAT', 'PUBLISHED_CLASSES', 'PRETRAINED_FORMAT', 'spatial_mean', 'DualIFMOutput',
+           'DualIFM', 'normalisation_stats', 'check_meta', 'dataset_meta', 'save_checkpoint', 'PublishedObject',
+           'checkpoint_safe_globals', 'load_checkpoint', 'parse_checkpoint_name', 'infer_config', 'resolve_checkpoint',
+           'to_published_state_dict', 'Explanation', 'default_device', 'embed_dataset', 'EmbedConfig', 'run_embed']
 
 # %% ../nbs/06_model.ipynb #a5e0c1d3
 def spatial_mean(x: torch.Tensor) -> torch.Tensor:
@@ -43,7 +44,8 @@ class DualIFMOutput(NamedTuple):
 class DualIFM(nn.Module):
     """Backbone -> average pool -> h -> projector -> z; and, with `n_classes`, Dropout2d -> 1x1 conv evidence maps whose
     spatial mean is the logits. `backbone` is a name from `BACKBONES` (built with `width`, `small_input`) or a module.
-    `embedding_dim=None` builds no projector."""
+    `embedding_dim=None` builds no projector. `meta` describes the input the model expects (normalisation statistics,
+    input size, class names...; see "Self-describing models" below): empty for a model built in code."""
     def __init__(self, backbone: str | Backbone = 'bagnet33', n_classes: int | None = None, embedding_dim: int | None = 128,
                  hidden_dim: int = 1024, dropout: float = 0.0, width: float = 1.0, small_input: bool = False):
         super().__init__()
@@ -58,6 +60,7 @@ class DualIFM(nn.Module):
         self.clf = nn.Conv2d(c, n_classes, 1, bias=True) if n_classes else None
         self._width, self._small = width, small_input
         self._bn_frozen = False
+        self.meta: dict = {}
 
     @property
     def config(self) -> dict:
@@ -75,6 +78,7 @@ class DualIFM(nn.Module):
         if bad: raise ValueError(f'Unknown output(s) {sorted(bad)}; choose from {list(OUTPUTS)}.')
         if self.projector is None and 'z' in want and want != set(OUTPUTS): raise ValueError('This model has no projector, so no z.')
         if self.clf is None and want & {'logits', 'evidence'} and want != set(OUTPUTS): raise ValueError('This model has no evidence head (n_classes=None).')
+        if not torch.is_floating_point(x): x = self._from_pixels(x)
         fmap = self.backbone(x)
         h = z = logits = evidence = None
         if want & {'h', 'z'}:
@@ -85,6 +89,22 @@ class DualIFM(nn.Module):
             logits = evidence.mean((2, 3))
         return DualIFMOutput(fmap if 'features' in want else None, h if 'h' in want else None, z,
                              logits if 'logits' in want else None, evidence if 'evidence' in want else None)
+
+    def _from_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        "A uint8 batch (pixels 0-255) normalised with the statistics in `meta`; any other non-float input is a clear error."
+        if x.dtype != torch.uint8:
+            raise TypeError(f'DualIFM takes float images (normalised) or uint8 pixels (0-255), got {x.dtype}.')
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f'DualIFM takes a batch N x 3 x H x W, got a uint8 tensor of shape {tuple(x.shape)}; for photographs '
+                             f'of any size or layout, call model.preprocess(images) first (or model.embed / model.explain).')
+        if 'mean' not in self.meta:
+            raise TypeError('DualIFM got uint8 pixels (0-255) but records no normalisation statistics to turn them into its input; '
+                            'pass float images normalised as in training, or load the model with DualIFM.from_pretrained(path, '
+                            "normalisation='<dataset>'), which records them (model.meta).")
+        p = next(self.parameters())
+        m = torch.tensor(self.meta['mean'], dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+        s = torch.tensor(self.meta['std'], dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+        return ((x.float() / 255 - m) / s).to(p.dtype)
 
     # --- what trains
     def parts(self) -> dict[str, nn.Module]:
@@ -122,7 +142,54 @@ class DualIFM(nn.Module):
         self.projector[2] = new
         return new
 
-# %% ../nbs/06_model.ipynb #12cdbec9
+# %% ../nbs/06_model.ipynb #e6b1e738
+META_KEYS = ('mean', 'std', 'normalisation', 'image_size', 'classes', 'dataset', 'feature', 'method', 'backbone')
+
+def normalisation_stats(name: str) -> tuple[tuple, tuple]:
+    "RGB (mean, std) named `name`: the published table (`dual_ifm.data.NORMALISATION`) or a registered dataset's spec."
+    from dual_ifm.data import DATASETS, NORMALISATION
+    if name in NORMALISATION: return tuple(NORMALISATION[name][0]), tuple(NORMALISATION[name][1])
+    spec = DATASETS.get(name)
+    if spec is not None and spec.mean is not None and spec.std is not None: return tuple(spec.mean), tuple(spec.std)
+    raise ValueError(f'No normalisation statistics named {name!r}; choose one of {sorted(NORMALISATION)}, '
+                     f'or pass mean=(r, g, b), std=(r, g, b) on the 0-1 scale.')
+
+def check_meta(meta: dict, where: str = 'meta') -> dict:
+    "Check a model description (keys in `META_KEYS`) and return it as plain values; errors name `where` and the key."
+    unknown = sorted(set(meta) - set(META_KEYS))
+    if unknown: raise ValueError(f'{where}: unknown key(s) {unknown}; a model description has {list(META_KEYS)}.')
+    out = {k: v for k, v in meta.items() if v is not None}
+    for k in ('mean', 'std'):
+        if k not in out: continue
+        try: v = [float(x) for x in (out[k].tolist() if hasattr(out[k], 'tolist') else out[k])]
+        except (TypeError, ValueError): v = []
+        if len(v) != 3 or (k == 'std' and min(v) <= 0):
+            raise ValueError(f'{where}: {k} must be 3 numbers (R, G, B on the 0-1 scale{", all positive" if k == "std" else ""}), got {out[k]!r}.')
+        out[k] = v
+    if ('mean' in out) != ('std' in out): raise ValueError(f'{where}: give mean and std together.')
+    if 'image_size' in out:
+        s = out['image_size']
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or s != int(s) or s < 8:
+            raise ValueError(f'{where}: image_size must be a whole number of pixels (at least 8), got {s!r}.')
+        out['image_size'] = int(s)
+    if 'classes' in out:
+        if isinstance(out['classes'], (str, bytes)) or not hasattr(out['classes'], '__iter__'):
+            raise ValueError(f'{where}: classes must be a list of class names, got {out["classes"]!r}.')
+        out['classes'] = [str(c) for c in out['classes']]
+    for k in ('normalisation', 'dataset', 'feature', 'method', 'backbone'):
+        if k in out: out[k] = str(out[k])
+    return out
+
+def dataset_meta(ds, feature: str | None = None, method: str | None = None) -> dict:
+    """The description of a model trained on `FundusDataset` `ds`: its statistics, image size and name, the `feature`
+    learnt (default: the dataset's only feature) with its class names, and the training `method`."""
+    mean, std = ds.normalization
+    if feature is None and len(ds.features) == 1: feature = ds.features[0]
+    classes = ds.classes.get(feature) if feature is not None else None
+    return check_meta(dict(mean=mean, std=std, normalisation=ds.name, image_size=ds.image_size, dataset=ds.name,
+                           feature=feature, classes=classes, method=method), where=f'dataset {ds.name!r}')
+
+# %% ../nbs/06_model.ipynb #988c561a
 CHECKPOINT_FORMAT = 'dual_ifm.checkpoint'
 
 def _plain(obj):
@@ -141,28 +208,106 @@ def _plain(obj):
     if hasattr(obj, 'item'): return obj.item()
     return str(obj)
 
-def save_checkpoint(path: str | os.PathLike, model: DualIFM, train_config=None, metadata: dict | None = None, **extra) -> Path:
-    "Write `model` (weights + config), the training config, metadata and any `extra` plain entries to `path`, atomically."
-    obj = {'format': CHECKPOINT_FORMAT, 'format_version': 1, 'model_config': model.config,
+def _meta_from_config(tc: dict) -> dict:
+    "What a (plain) training configuration implies about the model's input: dataset, statistics, size, label, classes."
+    from dual_ifm.core import load_json
+    from dual_ifm.data import DATASETS
+    meta = {k: tc[k] for k in ('dataset', 'feature', 'method', 'image_size')
+            if isinstance(tc.get(k), (str, int)) and not isinstance(tc.get(k), bool)}
+    name = meta.get('dataset')
+    if not name: return meta
+    try: meta['mean'], meta['std'] = normalisation_stats(name)
+    except ValueError:
+        stats = Path(tc.get('root') or 'datasets') / name / 'metadata' / 'stats.json'
+        if not stats.exists(): return meta
+        s = load_json(stats); meta['mean'], meta['std'] = s['mean'], s['std']
+    meta['normalisation'] = name
+    col = DATASETS[name].columns.get(meta.get('feature')) if name in DATASETS else None
+    if col is not None and col.classes is not None: meta['classes'] = col.classes
+    return meta
+
+def _merged_meta(model: DualIFM, tc: dict, meta: dict | None, where) -> dict:
+    "The description written with `model`: `meta`, then what `tc` implies, then `model.meta` (see the prose above)."
+    own, implied = dict(getattr(model, 'meta', {}) or {}), _meta_from_config(tc)
+    if implied.get('dataset') and implied['dataset'] != own.get('dataset'):
+        own = {k: v for k, v in own.items() if k in ('image_size', 'method')}
+    out = check_meta({**own, **implied, **(meta or {}), 'backbone': model.config['backbone']}, where)
+    n = model.config['n_classes']
+    if 'classes' in out and n is not None and len(out['classes']) != n:
+        raise ValueError(f'{where}: {len(out["classes"])} class names {out["classes"]} for a head of {n} classes.')
+    if n is None: out.pop('classes', None)
+    return out
+
+def save_checkpoint(path: str | os.PathLike, model: DualIFM, train_config=None, metadata: dict | None = None,
+                    meta: dict | None = None, **extra) -> Path:
+    """Write `model` (weights + config), its description (`meta`, keys `META_KEYS`, merged with what `train_config` implies
+    and `model.meta`), the training config, free-form `metadata` and any `extra` plain entries to `path`, atomically."""
+    tc = _plain(train_config) if train_config is not None else {}
+    obj = {'format': CHECKPOINT_FORMAT, 'format_version': 2, 'model_config': model.config,
+           'meta': _merged_meta(model, tc if isinstance(tc, dict) else {}, meta, f'meta for {path}'),
            'state_dict': {k: v.detach().cpu() for k, v in model.state_dict().items()},
-           'train_config': _plain(train_config) if train_config is not None else {},
+           'train_config': tc,
            'metadata': _plain({'dual_ifm_version': dual_ifm.__version__, 'torch_version': torch.__version__,
                                'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **(metadata or {})})}
     obj.update(_plain(extra))
     with atomic_write(path) as f: torch.save(obj, f)
     return Path(path)
 
-def load_checkpoint(path: str | os.PathLike, map_location='cpu') -> dict:
-    "Read a checkpoint file safely (`weights_only=True`); errors name the file."
+# %% ../nbs/06_model.ipynb #561147d1
+import collections
+import pickle
+import numpy as np
+
+class PublishedObject:
+    "Stand-in for an object of the published training code found in a checkpoint (its LARS optimizer): holds its pickled `state`, runs nothing."
+    def __setstate__(self, state): self.__dict__['state'] = state
+    def __repr__(self): return f'PublishedObject({list(self.state) if isinstance(self.state, dict) else type(self.state).__name__})'
+
+def _plain_dict(default_factory=None, *args) -> dict:
+    "What a pickled `collections.defaultdict` becomes: an empty plain dict, filled by the unpickler; the factory is not called."
+    return {}
+
+PUBLISHED_CLASSES = ('dual_ifm.utils.optimizers.LARS', 'dual_ifm.utils.optimizers.CosineAnnealingSchedule')
+
+def checkpoint_safe_globals() -> list:
+    "The allow-list added to `torch.load(weights_only=True)` for checkpoints: defaultdicts, numeric numpy scalars/arrays, published objects."
+    ma = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    out = [(_plain_dict, 'collections.defaultdict'), list, dict, np.dtype, np.ndarray]
+    for mod in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        out += [(ma.scalar, f'{mod}.scalar'), (ma._reconstruct, f'{mod}._reconstruct')]
+    out += sorted({type(np.dtype(c)) for c in '?bBhHiIlLqQefdgFD'}, key=str)     # numeric dtypes (object arrays stay refused)
+    return out + [(PublishedObject, name) for name in PUBLISHED_CLASSES]
+
+def _refused_name(msg: str) -> str:
+    "The global a refused pickle named, from torch's message."
+    m = re.search(r'GLOBAL (\S+) was not an allowed global', msg) or re.search(r'unrecognized function (\S+)', msg) \
+        or re.search(r'but got (<[^>]+>)', msg)
+    return m.group(1) if m else 'an object that is not allowed'
+
+def load_checkpoint(path: str | os.PathLike, map_location='cpu'):
+    "Read a checkpoint file safely (`weights_only=True` plus `checkpoint_safe_globals`); errors name the file and the fix."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f'Checkpoint {path} not found.')
-    try: return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise ValueError(f'{path} cannot be read as a checkpoint with weights_only=True ({type(e).__name__}: {str(e).splitlines()[0]}). '
-                         f'It is either not a PyTorch file or it pickles objects other than tensors and plain values.') from None
+    if path.is_dir(): raise IsADirectoryError(f'{path} is a folder, not a checkpoint file; DualIFM.from_pretrained reads a folder written by save_pretrained.')
+    size = path.stat().st_size
+    if size == 0: raise ValueError(f'{path} is empty (0 bytes): an interrupted download or copy? Fetch or copy it again.')
+    try:
+        with torch.serialization.safe_globals(checkpoint_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if 'allowed global' not in str(e) and 'unrecognized function' not in str(e) and 'allowlisted' not in str(e): err = e
+        else:
+            raise ValueError(f'{path} was refused: unpickling it would create or call {_refused_name(str(e))}, which is not on the allow-list '
+                             f'(tensors, plain values, numeric numpy values, defaultdicts, the published optimizer); nothing of it was run. '
+                             f'Load only files you trust, and only with code you have read.') from None
+    except Exception as e: err = e
+    first = (str(err).splitlines() or [''])[0][:200]
+    raise ValueError(f'{path} cannot be read as a PyTorch checkpoint ({type(err).__name__}: {first}); it is {size} bytes, so it is '
+                     f'probably truncated (an interrupted download or copy) or not a PyTorch file. Fetch or copy it again.') from None
 
-# %% ../nbs/06_model.ipynb #caf6c8b3
-_INDEXED = {'0': 'conv1', '1': 'bn1', '3': 'layer1', '4': 'layer2', '5': 'layer3', '6': 'layer4'}
+# %% ../nbs/06_model.ipynb #5dc990cd
+_INDEXED = {'bagnet': {'0': 'conv1', '1': 'bn1', '3': 'layer1', '4': 'layer2', '5': 'layer3', '6': 'layer4'},   # conv1, bn1, relu, layer1-4
+            'resnet': {'0': 'conv1', '1': 'bn1', '4': 'layer1', '5': 'layer2', '6': 'layer3', '7': 'layer4'}}   # ..., relu, maxpool, layer1-4
 _NAME = re.compile(r'(?P<method>simclr|tsimcne2d|tsimcne)_(?P<backbone>bagnet\d+|resnet\d+)_(?P<dataset>[A-Za-z0-9-]+)_(?P<image_size>\d+)_(?P<epochs>\d+)')
 
 def parse_checkpoint_name(path: str | os.PathLike) -> dict:
@@ -172,19 +317,19 @@ def parse_checkpoint_name(path: str | os.PathLike) -> dict:
     d = m.groupdict()
     return {**d, 'image_size': int(d['image_size']), 'epochs': int(d['epochs'])}
 
-def _published_state_dict(obj: dict) -> tuple[dict, bool]:
-    "The backbone/projector/clf tensors of a published file with our names, and whether they were indexed."
+def _published_state_dict(obj: dict, source='checkpoint') -> tuple[dict, str]:
+    "The backbone/projector/clf tensors of a published file with our names, and its layout: 'named', or indexed 'bagnet' / 'resnet'."
     sd = obj.get('state_dict', obj)
+    if not isinstance(sd, dict): raise ValueError(f'{source}: its state_dict entry is a {type(sd).__name__}, not a dict of tensors.')
     sd = {k[7:] if k.startswith('module.') else k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
-    indexed = any(re.match(r'backbone\.\d+\.', k) for k in sd)
-    if indexed:
-        out = {}
-        for k, v in sd.items():
-            m = re.match(r'backbone\.(\d+)\.(.*)', k)
-            if m and m.group(1) in _INDEXED: k = f'backbone.{_INDEXED[m.group(1)]}.{m.group(2)}'
-            out[k] = v
-        sd = out
-    return sd, indexed
+    idx = {m.group(1) for k in sd if (m := re.match(r'backbone\.(\d+)\.', k))}
+    if not idx: return sd, 'named'
+    layout = 'resnet' if '7' in idx else 'bagnet' if '3' in idx else None
+    if layout is None or not idx <= set(_INDEXED[layout]):
+        raise ValueError(f'{source}: its backbone is a sequence with children {sorted(map(int, idx))}, neither a BagNet (0, 1, 3-6) '
+                         f'nor a ResNet (0, 1, 4-7) wrapped by the published fine-tuning code.')
+    names = _INDEXED[layout]
+    return {re.sub(r'^backbone\.(\d+)\.', lambda g: f'backbone.{names[g.group(1)]}.', k): v for k, v in sd.items()}, layout
 
 def infer_config(sd: dict) -> dict:
     "Model configuration implied by a state dict in our names: backbone, width, small_input, projector, classes."
@@ -216,26 +361,79 @@ def _load_into(model: nn.Module, sd: dict, source) -> None:
         raise ValueError(f'{source} does not fit a {model.config["backbone"]} Dual-IFM model: ' + '; '.join(parts))
     model.load_state_dict(sd)
 
-# %% ../nbs/06_model.ipynb #94ef8737
+# %% ../nbs/06_model.ipynb #3bae7d80
+def _dataset_in_path(path) -> str | None:
+    "The first public dataset named in the file name, else in the nearest folder name of `path` (e.g. runs/idrid/fold1.pt)."
+    from dual_ifm.data import NORMALISATION
+    for part in reversed(Path(path).parts):
+        found = [t for t in re.split(r'[^a-z0-9]+', part.lower()) if t in NORMALISATION and t not in ('all', 'imagenet')]
+        if found: return found[0]
+    return None
+
+def _published_meta(path, obj: dict, cfg: dict, kind: str, warn: bool = True) -> dict:
+    "What a published file implies about its input: size and method (from its name), statistics (pretraining set or path)."
+    import warnings
+    start = obj.get('backbone') if isinstance(obj.get('backbone'), str) else ''
+    named = parse_checkpoint_name(path) or parse_checkpoint_name(start)
+    meta = dict(backbone=cfg['backbone'], image_size=named.get('image_size', 256))
+    if kind == 'published-pretrained':
+        meta['method'] = named.get('method') or ('tsimcne' if 'stage' in obj or cfg['embedding_dim'] == 2 else 'simclr')
+        meta['dataset'] = norm = named.get('dataset', 'all')
+    else:
+        meta['method'] = 'finetune'
+        norm = _dataset_in_path(path)
+        if norm: meta['dataset'] = norm
+        else:
+            norm = 'all'
+            if warn: warnings.warn(f'{path} is a fine-tuned classifier, which does not record the dataset it was fine-tuned on, and its '
+                                   f"path names none; its input is normalised with the pretraining set's statistics ('all'). Pass "
+                                   f"normalisation='<dataset>' (e.g. 'idrid') to DualIFM.from_pretrained for the published behaviour.")
+    meta['mean'], meta['std'] = normalisation_stats(norm if norm in dual_ifm.data.NORMALISATION else 'all')
+    meta['normalisation'] = norm if norm in dual_ifm.data.NORMALISATION else 'all'
+    return meta
+
+def _with_overrides(meta: dict, where, n_classes=None, normalisation=None, mean=None, std=None, image_size=None, classes=None) -> dict:
+    "`meta` with what the user asked for: named statistics, or explicit mean and std, input size, class names."
+    meta = dict(meta)
+    if normalisation is not None and (mean is not None or std is not None): raise ValueError('Pass normalisation=NAME or mean= and std=, not both.')
+    if (mean is None) != (std is None): raise ValueError('Pass mean= and std= together (3 numbers each, RGB on the 0-1 scale).')
+    if normalisation is not None: meta['mean'], meta['std'] = normalisation_stats(normalisation); meta['normalisation'] = normalisation
+    if mean is not None: meta.update(mean=mean, std=std, normalisation='custom')
+    if image_size is not None: meta['image_size'] = image_size
+    if classes is not None: meta['classes'] = classes
+    meta = check_meta(meta, where)
+    if 'classes' in meta and n_classes is not None and len(meta['classes']) != n_classes:
+        raise ValueError(f'{where}: {len(meta["classes"])} class names {meta["classes"]} for a head of {n_classes} classes.')
+    if n_classes is None: meta.pop('classes', None)
+    return meta
+
+# %% ../nbs/06_model.ipynb #9dedfcfb
+import dual_ifm.data
+
 @torch.no_grad()
-def _from_checkpoint(cls, path: str | os.PathLike, map_location='cpu', dropout: float | None = None) -> DualIFM:
-    """Rebuild a model from a checkpoint file alone: our format, a published pretrained or fine-tuned file, or a bare
-    state dict (a `hf://owner/repo/file.pt` source is fetched with huggingface_hub, if installed). The model's
-    `checkpoint_info` holds the file's configs and metadata."""
+def _from_checkpoint(cls, path: str | os.PathLike, map_location='cpu', dropout: float | None = None, normalisation: str | None = None,
+                     mean=None, std=None, image_size: int | None = None, classes: list | None = None) -> DualIFM:
+    """Rebuild a model from a checkpoint file alone: our format, a published pretrained, whole-training or fine-tuned file, or a
+    bare state dict (a `hf://owner/repo/file.pt` source is fetched with huggingface_hub, if installed). `model.meta` says what
+    input it expects (override with `normalisation`, `mean`/`std`, `image_size`, `classes`); `checkpoint_info` holds the rest."""
     path = resolve_checkpoint(path)
     obj = load_checkpoint(path, map_location)
     if not isinstance(obj, dict): raise ValueError(f'{path} holds a {type(obj).__name__}, not a checkpoint dict.')
     if obj.get('format') == CHECKPOINT_FORMAT:
         cfg, sd, kind = dict(obj['model_config']), obj['state_dict'], 'dual_ifm'
+        meta = obj.get('meta') or _meta_from_config(obj.get('train_config') or {})
     else:
-        sd, indexed = _published_state_dict(obj)
-        cfg, kind = infer_config(sd), ('published-finetuned' if indexed or 'clf.weight' in sd else 'published-pretrained')
+        sd, layout = _published_state_dict(obj, path)
+        cfg = infer_config(sd)
+        kind = 'published-finetuned' if layout != 'named' or 'clf.weight' in sd else 'published-pretrained'
         named = parse_checkpoint_name(path)
         if named and named['backbone'] != cfg['backbone']:
             raise ValueError(f'{path}: the file name says {named["backbone"]} but its weights are those of a {cfg["backbone"]}.')
+        meta = _published_meta(path, obj, cfg, kind, warn=normalisation is None and mean is None)
     if dropout is not None: cfg['dropout'] = dropout
     model = cls(**cfg)
     _load_into(model, sd, path)
+    model.meta = _with_overrides(meta, path, cfg['n_classes'], normalisation, mean, std, image_size, classes)
     model.checkpoint_info = {'path': str(path), 'kind': kind, 'name': parse_checkpoint_name(path),
                              **{k: v for k, v in obj.items() if k not in ('state_dict', 'optimizer', 'scheduler') and not isinstance(v, torch.Tensor)}}
     return model.eval()
@@ -266,19 +464,202 @@ def resolve_checkpoint(source: str | os.PathLike) -> Path:
     except Exception as e:
         raise FileNotFoundError(f'Could not fetch {s} ({type(e).__name__}); offline? Download the file by hand and pass its path.') from None
 
-# %% ../nbs/06_model.ipynb #f562d6f4
+# %% ../nbs/06_model.ipynb #019bcb95
 def to_published_state_dict(model: DualIFM, indexed: bool = False) -> dict:
     "Our state dict in the published naming: `backbone.conv1...` (pretrained files) or `backbone.0...` (fine-tuned files)."
     sd = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if not indexed: return {k: v for k, v in sd.items() if not k.startswith('clf.')}
-    back = {v: k for k, v in _INDEXED.items()}
+    back = {v: k for k, v in _INDEXED['resnet' if model.backbone.arch.startswith('resnet') else 'bagnet'].items()}
     out = {}
     for k, v in sd.items():
         m = re.match(r'backbone\.([a-z0-9]+)\.(.*)', k)
         out[f'backbone.{back[m.group(1)]}.{m.group(2)}' if m else k] = v
     return out
 
-# %% ../nbs/06_model.ipynb #d862bd79
+# %% ../nbs/06_model.ipynb #461bb8c3
+PRETRAINED_FORMAT = 'dual_ifm.pretrained'
+
+def _save_pretrained(self: DualIFM, folder: str | os.PathLike) -> Path:
+    "Write `model.safetensors` (weights) and `config.json` (model config and `meta`) to `folder`, each atomically; returns the folder."
+    from safetensors.torch import save as safetensors_bytes
+    from dual_ifm.core import save_json
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir(): raise NotADirectoryError(f'{folder} is a file; save_pretrained writes a folder.')
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+    with atomic_write(folder / 'model.safetensors') as f: f.write(safetensors_bytes(tensors, metadata={'format': 'pt'}))
+    info = getattr(self, 'checkpoint_info', {})
+    save_json({'format': PRETRAINED_FORMAT, 'format_version': 1, 'model_config': self.config,
+               'meta': check_meta({**self.meta, 'backbone': self.config['backbone']}, f'{folder}/config.json'),
+               'dual_ifm_version': dual_ifm.__version__, 'source': info.get('path')}, folder / 'config.json')
+    return folder
+
+DualIFM.save_pretrained = _save_pretrained
+
+# %% ../nbs/06_model.ipynb #b5c46d4e
+def _read_pretrained_folder(folder: Path, map_location) -> tuple[dict, dict]:
+    "config.json and the weights of a folder written by `save_pretrained`; errors name the file."
+    import json
+    from safetensors.torch import load_file
+    cfg_file, weights = folder / 'config.json', folder / 'model.safetensors'
+    for f in (cfg_file, weights):
+        if not f.exists():
+            raise FileNotFoundError(f'{f} not found: {folder} is not a folder written by DualIFM.save_pretrained '
+                                    f'(which holds config.json and model.safetensors).')
+    try: cfg = json.loads(cfg_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise ValueError(f'{cfg_file} is not valid JSON ({e}); write it again with save_pretrained.') from None
+    if not isinstance(cfg, dict) or cfg.get('format') != PRETRAINED_FORMAT or 'model_config' not in cfg:
+        raise ValueError(f"{cfg_file} is not a dual_ifm config (no format '{PRETRAINED_FORMAT}' with a model_config).")
+    try: sd = load_file(weights, device=str(map_location))
+    except Exception as e:
+        raise ValueError(f'{weights} cannot be read as safetensors ({type(e).__name__}: {str(e)[:200]}); it is {weights.stat().st_size} bytes, '
+                         f'probably truncated or not a safetensors file. Copy it again.') from None
+    return cfg, sd
+
+@torch.no_grad()
+def _from_pretrained(cls, path: str | os.PathLike, map_location='cpu', normalisation: str | None = None, mean=None, std=None,
+                     image_size: int | None = None, classes: list | None = None, dropout: float | None = None) -> DualIFM:
+    """A model from a `save_pretrained` folder (or its config.json / model.safetensors) or any checkpoint file `from_checkpoint`
+    reads. `model.meta` says what input it expects: override the statistics (`normalisation='idrid'`, or `mean`/`std`),
+    `image_size` or `classes` if the file is wrong or silent about them."""
+    p = Path(path)
+    if p.is_file() and p.name in ('config.json', 'model.safetensors'): p = p.parent
+    if not p.is_dir():
+        return cls.from_checkpoint(path, map_location, dropout, normalisation, mean, std, image_size, classes)
+    cfg, sd = _read_pretrained_folder(p, map_location)
+    mc = dict(cfg['model_config'])
+    if dropout is not None: mc['dropout'] = dropout
+    model = cls(**mc)
+    _load_into(model, sd, p / 'model.safetensors')
+    model.meta = _with_overrides(cfg.get('meta') or {}, p / 'config.json', mc['n_classes'], normalisation, mean, std, image_size, classes)
+    model.checkpoint_info = {'path': str(p), 'kind': 'dual_ifm-pretrained', **{k: v for k, v in cfg.items() if k != 'model_config'}}
+    return model.eval()
+
+DualIFM.from_pretrained = classmethod(_from_pretrained)
+
+# %% ../nbs/06_model.ipynb #fac997f8
+def _one_image(img, where: str):
+    "One photograph as a PIL RGB image; errors name the image."
+    from PIL import Image
+    if isinstance(img, (str, os.PathLike)):
+        p = Path(img)
+        if not p.is_file(): raise FileNotFoundError(f'Image {p} not found.')
+        try:
+            with Image.open(p) as im: return im.convert('RGB')
+        except Exception as e: raise ValueError(f'Cannot read image {p} ({type(e).__name__}: {e}).') from None
+    if isinstance(img, Image.Image): return img.convert('RGB')
+    a = img.detach().cpu() if isinstance(img, torch.Tensor) else img
+    if isinstance(a, torch.Tensor):
+        if a.ndim != 3 or a.shape[0] not in (1, 3):
+            raise ValueError(f'{where}: a tensor image must be C x H x W with 1 or 3 channels, got shape {tuple(a.shape)}.')
+        if torch.is_floating_point(a):
+            lo, hi = float(a.min()), float(a.max())
+            if lo < 0 or hi > 1:
+                raise ValueError(f'{where}: float images must be on the 0-1 scale, got values in [{lo:.3g}, {hi:.3g}]; if they are '
+                                 f'already normalised, call the model on them directly.')
+            a = (a * 255).round().to(torch.uint8)
+        elif a.dtype != torch.uint8: raise TypeError(f'{where}: images must be uint8 (0-255) or float (0-1), got {a.dtype}.')
+        a = a.expand(3, -1, -1).permute(1, 2, 0).numpy()
+    if isinstance(a, np.ndarray):
+        if a.dtype != np.uint8 or a.ndim not in (2, 3): raise TypeError(f'{where}: an array image must be uint8 H x W (x 3), got {a.dtype} {a.shape}.')
+        return Image.fromarray(a).convert('RGB')
+    raise TypeError(f'{where}: cannot use a {type(img).__name__} as an image; pass a path, PIL image, uint8 array or tensor.')
+
+def _image_list(images) -> list:
+    "One image or a batch as a list of single images (a folder: its image files, sorted)."
+    from PIL import Image
+    if isinstance(images, (str, os.PathLike)) and Path(images).is_dir():
+        from dual_ifm.prepare import list_images
+        files = [Path(images) / f for f in list_images(images)]
+        if not files: raise FileNotFoundError(f'No images (.jpg, .png, .tif, ...) in the folder {images}.')
+        return files
+    if isinstance(images, (str, os.PathLike, Image.Image)): return [images]
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        if images.ndim == 4 and isinstance(images, torch.Tensor): return list(images)
+        if images.ndim == 4 and images.shape[-1] in (1, 3): return list(images)
+        if images.ndim == 4: raise ValueError(f'A batch array must be N x H x W x 3, got shape {images.shape}.')
+        if images.ndim in (2, 3): return [images]
+        raise ValueError(f'Images must be one image (2-D or 3-D) or a batch (4-D), got shape {tuple(images.shape)}.')
+    try: out = list(images)
+    except TypeError:
+        raise TypeError(f'Cannot use a {type(images).__name__} as images; pass a path, a folder, a PIL image, a uint8 array or '
+                        f'tensor, a float tensor (0-1), or a list of these.') from None
+    if not out: raise ValueError('No images given (an empty list).')
+    return out
+
+# %% ../nbs/06_model.ipynb #cee4953c
+def _crop(self: DualIFM, images, image_size: int | None = None, fov: bool = True) -> torch.Tensor:
+    "Photographs -> uint8 batch N x 3 x S x S: the field of view cropped (`fov`) and resized to `image_size` (default: `meta`'s)."
+    import warnings
+    from PIL import Image
+    from dual_ifm.prepare import crop_fov, find_fov
+    size = image_size or self.meta.get('image_size')
+    if not size: raise ValueError('This model records no input size (model.meta); pass image_size=, or load it with '
+                                  'DualIFM.from_pretrained(..., image_size=N).')
+    out = []
+    for i, item in enumerate(_image_list(images)):
+        where = str(item) if isinstance(item, (str, os.PathLike)) else f'image {i}'
+        im = _one_image(item, where)
+        if fov:
+            try: a = crop_fov(im, find_fov(im), size)
+            except ValueError as e:
+                warnings.warn(f'{where}: {e}; using the central square of the photograph instead.')
+                s = min(im.size); box = ((im.width - s) // 2, (im.height - s) // 2, (im.width + s) // 2, (im.height + s) // 2)
+                a = np.asarray(im.crop(box).resize((size, size), Image.LANCZOS))
+        else: a = np.asarray(im.resize((size, size), Image.LANCZOS))
+        out.append(torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1))
+    return torch.stack(out)
+
+def _preprocess(self: DualIFM, images, image_size: int | None = None, fov: bool = True) -> torch.Tensor:
+    """Photographs (paths, a folder, PIL, uint8 arrays/tensors, float tensors 0-1; one or a batch) -> the model's input: field of
+    view cropped, resized to the input size and normalised with the model's statistics (`meta`). Returns an N x 3 x S x S batch."""
+    if 'mean' not in self.meta:
+        raise ValueError("This model records no normalisation statistics (model.meta); load it with DualIFM.from_pretrained(..., "
+                         "normalisation='<dataset>') or pass mean= and std=.")
+    return self._from_pixels(self.crop(images, image_size, fov))
+
+DualIFM.crop, DualIFM.preprocess = _crop, _preprocess
+
+# %% ../nbs/06_model.ipynb #320aafa8
+class Explanation(NamedTuple):
+    "What `DualIFM.explain` returns: evidence maps N x K x S x S at input resolution, logits N x K, the crops N x S x S x 3 (uint8), class names."
+    evidence: torch.Tensor
+    logits: torch.Tensor
+    images: np.ndarray
+    classes: list | None
+
+@torch.no_grad()
+def _run_on_photos(model: DualIFM, images, want, batch_size: int, fov: bool, progress: bool):
+    from tqdm import tqdm
+    items = _image_list(images)
+    was, p = model.training, next(model.parameters())
+    model.eval()
+    try:
+        for i in tqdm(range(0, len(items), batch_size), desc='photos', disable=not progress, dynamic_ncols=True):
+            crops = model.crop(items[i:i + batch_size], fov=fov)
+            yield crops, model(model._from_pixels(crops.to(p.device)), want=want)
+    finally: model.train(was)
+
+def _embed(self: DualIFM, images, output: Literal['z', 'h'] | None = None, batch_size: int = 16, fov: bool = True,
+           progress: bool = False) -> torch.Tensor:
+    "Embeddings (z; h without a projector or with `output='h'`) of photographs (anything `preprocess` takes), N x d on the CPU."
+    output = output or ('z' if self.projector is not None else 'h')
+    if output not in ('z', 'h'): raise ValueError(f"output must be 'z' or 'h', got {output!r}.")
+    if output == 'z' and self.projector is None: raise ValueError("This model has no projector, so no z; use output='h'.")
+    return torch.cat([getattr(o, output).float().cpu() for _, o in _run_on_photos(self, images, (output,), batch_size, fov, progress)])
+
+def _explain(self: DualIFM, images, batch_size: int = 16, fov: bool = True, progress: bool = False) -> Explanation:
+    "Evidence maps at input resolution (bilinear), logits and crops of photographs (anything `preprocess` takes)."
+    if self.clf is None: raise ValueError('This model has no evidence head (n_classes=None): explain needs a fine-tuned classifier.')
+    ev, lg, ims = [], [], []
+    for crops, o in _run_on_photos(self, images, ('evidence', 'logits'), batch_size, fov, progress):
+        ev.append(F.interpolate(o.evidence.float(), size=crops.shape[-2:], mode='bilinear', align_corners=False).cpu())
+        lg.append(o.logits.float().cpu()); ims.append(crops.permute(0, 2, 3, 1).numpy())
+    return Explanation(torch.cat(ev), torch.cat(lg), np.concatenate(ims), self.meta.get('classes'))
+
+DualIFM.embed, DualIFM.explain = _embed, _explain
+
+# %% ../nbs/06_model.ipynb #2157648d
 from dataclasses import field
 from .data import FundusDataset, normalize
 
@@ -291,7 +672,6 @@ def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, devic
                   workers: int = 0, progress: bool = True, precision: Literal['bf16', 'fp32'] | None = None,
                   channels_last: bool = True) -> dict:
     "z (and h), targets, image paths and patients of every image of `ds`, as numpy arrays (`channels_last`: the faster layout)."
-    import numpy as np
     from tqdm import tqdm
     device = torch.device(device) if device is not None else default_device()
     precision = precision or ('bf16' if device.type == 'cuda' else 'fp32')
@@ -316,16 +696,19 @@ def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, devic
     if hs: out['h'] = torch.cat(hs).numpy()
     return out
 
+# %% ../nbs/06_model.ipynb #cfbdd39b
 @dataclass
 class EmbedConfig:
     "Settings of `dual-ifm embed`."
-    checkpoint: str = field(metadata={'help': 'model checkpoint (ours or a published .pt file)'})
-    dataset: str = field(metadata={'help': 'dataset name'})
+    checkpoint: str = field(metadata={'help': 'model: our checkpoint, a save_pretrained folder or a published .pt file'})
     out: Path = field(metadata={'help': 'output .npz file'})
+    dataset: str | None = field(default=None, metadata={'help': 'name of a prepared dataset to embed (or give --images)'})
+    images: Path | None = field(default=None, metadata={'help': 'folder of raw photographs to embed, no prepare step (or give --dataset)'})
+    normalisation: str | None = field(default=None, metadata={'help': "--images: statistics to normalise with, a dataset name (default: the model's)"})
     root: Path = field(default=Path('datasets'), metadata={'help': 'root folder of datasets'})
     split: str = field(default='all', metadata={'help': 'train, val, test, all, pretrain or holdout'})
     fold: int = field(default=0, metadata={'help': 'fold of the split (0 fixed, 1-5 CV)'})
-    image_size: int | None = field(default=None, metadata={'help': "image size to read (default: the checkpoint's, else the dataset's only size)"})
+    image_size: int | None = field(default=None, metadata={'help': "image size (default: the model's, else the dataset's only size)"})
     features: list[str] | None = field(default=None, metadata={'help': 'labels to store (default: the dataset\'s default)'})
     batch_size: int = field(default=64, metadata={'help': 'images per batch'})
     save_h: bool = field(default=False, metadata={'help': 'also store the pooled backbone features h'})
@@ -333,19 +716,40 @@ class EmbedConfig:
     workers: int = field(default=0, metadata={'help': 'data-loading worker processes'})
     progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
 
+def _embed_folder(cfg: EmbedConfig) -> dict:
+    "z (and h) of the raw photographs in `cfg.images`, with their paths and what they were normalised with."
+    from dual_ifm.prepare import list_images
+    folder = Path(cfg.images)
+    if not folder.is_dir(): raise FileNotFoundError(f'--images {folder}: no such folder of photographs.')
+    rel = list_images(folder)
+    if not rel: raise FileNotFoundError(f'--images {folder}: no images (.jpg, .png, .tif, ...) in this folder.')
+    model = DualIFM.from_pretrained(cfg.checkpoint, normalisation=cfg.normalisation, image_size=cfg.image_size)
+    model.to(torch.device(cfg.device) if cfg.device else default_device())
+    files = [folder / r for r in rel]
+    out = {'image_path': np.array(rel), 'image_file': np.array([str(f.resolve()) for f in files]),
+           'mean': np.array(model.meta['mean']), 'std': np.array(model.meta['std']), 'image_size': model.meta['image_size']}
+    if model.projector is not None: out['z'] = model.embed(files, 'z', cfg.batch_size, progress=cfg.progress).numpy()
+    if cfg.save_h or model.projector is None: out['h'] = model.embed(files, 'h', cfg.batch_size, progress=cfg.progress).numpy()
+    return out
+
 def run_embed(cfg: EmbedConfig) -> Path:
-    "Embed a dataset with a checkpoint and write z (h), targets, paths and patients to `cfg.out` (.npz), atomically."
-    import numpy as np
+    "Embed a dataset (`--dataset`) or a folder of photographs (`--images`) with a model; write z (h), labels or paths to `cfg.out` (.npz), atomically."
+    if (cfg.dataset is None) == (cfg.images is None):
+        raise ValueError('Give either --dataset NAME (a prepared dataset) or --images FOLDER (raw photographs), not both or neither.')
+    out = Path(cfg.out)
+    if out.suffix != '.npz': raise ValueError(f'--out must end in .npz, got {out}.')
+    if cfg.images is not None:
+        res = _embed_folder(cfg)
+        with atomic_write(out) as f: np.savez(f, **res, checkpoint=str(cfg.checkpoint), images=str(cfg.images))
+        return out
     from dual_ifm.data import available_sizes, dataset_folder
-    model = DualIFM.from_checkpoint(cfg.checkpoint)
+    model = DualIFM.from_pretrained(cfg.checkpoint)
     size = cfg.image_size
     if size is None:
-        want = model.checkpoint_info.get('train_config', {}).get('image_size') or model.checkpoint_info.get('name', {}).get('image_size')
+        want = model.meta.get('image_size') or model.checkpoint_info.get('train_config', {}).get('image_size')
         sizes = available_sizes(dataset_folder(cfg.dataset, cfg.root))
         size = want if want in sizes else None
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=size, features=cfg.features, split=cfg.split, fold=cfg.fold)
     res = embed_dataset(model, ds, cfg.batch_size, cfg.device, cfg.save_h, cfg.workers, cfg.progress)
-    out = Path(cfg.out)
-    if out.suffix != '.npz': raise ValueError(f'--out must end in .npz, got {out}.')
     with atomic_write(out) as f: np.savez(f, **res, checkpoint=str(cfg.checkpoint), dataset=cfg.dataset, split=cfg.split)
     return out
