@@ -228,11 +228,12 @@ def _meta_from_config(tc: dict) -> dict:
 
 def _merged_meta(model: DualIFM, tc: dict, meta: dict | None, where) -> dict:
     "The description written with `model`: `meta`, then what `tc` implies, then `model.meta` (see the prose above)."
-    own, implied = dict(getattr(model, 'meta', {}) or {}), _meta_from_config(tc)
+    own, implied, n = dict(getattr(model, 'meta', {}) or {}), _meta_from_config(tc), model.config['n_classes']
     if implied.get('dataset') and implied['dataset'] != own.get('dataset'):
         own = {k: v for k, v in own.items() if k in ('image_size', 'method')}
+    for d in (own, implied):                  # inherited or implied labels that do not fit the head are dropped, not trusted
+        if 'classes' in d and (n is None or len(d['classes']) != n): d.pop('classes'); d.pop('feature', None)
     out = check_meta({**own, **implied, **(meta or {}), 'backbone': model.config['backbone']}, where)
-    n = model.config['n_classes']
     if 'classes' in out and n is not None and len(out['classes']) != n:
         raise ValueError(f'{where}: {len(out["classes"])} class names {out["classes"]} for a head of {n} classes.')
     if n is None: out.pop('classes', None)
