@@ -142,6 +142,7 @@ def colour_matrices(p: dict, mean_rgb: torch.Tensor, scale: float = 1.0) -> torc
     A = torch.where(p['gray'].view(B, 1, 1), G @ A, A)
     return A
 
+# %% ../nbs/03_augment.ipynb #75a4e7a7
 def affine_matrices(p: dict, height: int, width: int) -> torch.Tensor:
     "B x 2 x 3 maps from output to input coordinates (normalised, align_corners=False): crop box, then rotation, then flip."
     i, j, h, w = p['box'].unbind(1)
@@ -167,6 +168,7 @@ def sampling_grid(theta: torch.Tensor, size: int) -> torch.Tensor:
     coordinate) instead of a batched matrix product: the same grid, faster on a CPU."""
     return torch.stack(_grid_xy(theta, size), -1)
 
+# %% ../nbs/03_augment.ipynb #d618422a
 def pack_rgb(x: torch.Tensor) -> torch.Tensor:
     "uint8 images B x 3 x H x W -> int32 B x H x W, each pixel's three channels in one word (red in the low byte)."
     xi = x.to(torch.int32)
@@ -206,6 +208,7 @@ def apply_colour(xf: torch.Tensor, M: torch.Tensor, b: torch.Tensor, lo: torch.T
 
 _COMPILED: dict = {}
 
+# %% ../nbs/03_augment.ipynb #d311cb42
 def _compiled(name: str):
     "`pack_rgb`, `warp_rgb32` or `apply_colour` compiled once per process (not kept by BatchAugment, which must pickle)."
     if name not in _COMPILED: _COMPILED[name] = compile_quietly({'pack': pack_rgb, 'warp': warp_rgb32, 'colour': apply_colour}[name], dynamic=False)

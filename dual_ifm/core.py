@@ -159,6 +159,7 @@ def _field_converter(tp, name):
     if tp in (int, float, str): return tp, None, 'scalar'
     return str, None, 'scalar'
 
+# %% ../nbs/00_core.ipynb #74d7bdf5
 def config_fields(cls) -> list[tuple[dataclasses.Field, Any]]:
     "The fields of dataclass `cls` with their resolved type hints."
     hints = typing.get_type_hints(cls)
@@ -194,6 +195,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls, exclude: Iterable[str]
                                 metavar=f.metadata.get('metavar', 'LIST' if kind == 'seq' else None))
     return parser
 
+# %% ../nbs/00_core.ipynb #578d3c88
 def config_from_args(cls, args: argparse.Namespace | dict, **overrides):
     "Build dataclass `cls` from parsed arguments (unknown keys are ignored), then apply `overrides`."
     d = vars(args) if isinstance(args, argparse.Namespace) else dict(args)

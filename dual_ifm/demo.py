@@ -73,6 +73,7 @@ def _runtime(cfg: DemoConfig) -> dict:
     "The runtime settings the demo hands to its training steps."
     return {**runtime_of(cfg), 'workers': _workers(cfg)}
 
+# %% ../nbs/11_demo.ipynb #3a0efd44
 def _step_data(cfg, st):
     from dual_ifm.synthetic import make_synthetic
     make_synthetic(out=cfg.out / 'datasets', n_patients=cfg.n_patients, size=[cfg.image_size], seed=cfg.seed,
@@ -93,6 +94,7 @@ def _step_pretrain(cfg, st):
     return {'checkpoint': str(final), 'loss_first': float(log.loss.iat[0]), 'loss_last_stage1': float(log[log.stage == 1].loss.iat[-1]),
             'loss_last': float(log.loss.iat[-1]), 'photos_per_s': float(log['img/s'].median()), 'figure': str(out / 'training.png')}
 
+# %% ../nbs/11_demo.ipynb #b50456c5
 def _embed(cfg, checkpoint, name):
     from dual_ifm.model import DualIFM, embed_dataset
     model = DualIFM.from_checkpoint(checkpoint)
@@ -122,6 +124,7 @@ def _step_map(cfg, st):
     tab, figs = _map_figures(cfg, e, 'pretrained', 'pretrained map')
     return {'embedding': str(path), 'knn': tab.to_dict('records'), 'figures': figs}
 
+# %% ../nbs/11_demo.ipynb #3de39008
 def _step_finetune(cfg, st):
     from dual_ifm.downstream import FinetuneConfig, finetune
     out = cfg.out / 'finetune'
@@ -179,6 +182,7 @@ def _table(rows: list[dict], cols: list[str]) -> str:
     body = ''.join('<tr>' + ''.join(f'<td>{_fmt(r.get(c, ""))}</td>' for c in cols) + '</tr>' for r in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
 
+# %% ../nbs/11_demo.ipynb #b09ad223
 def headline(st: dict) -> dict:
     "The demo's main numbers from its state: kNN on the maps, fine-tuning metrics, lesion precision, times."
     def knn(step, name='model (2-D projector)'):
@@ -197,6 +201,7 @@ table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;pad
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;padding:10px;overflow-x:auto;font-size:12px}
 h2{border-bottom:1px solid #ddd;padding-bottom:3px;margin-top:32px}.note{color:#555;font-size:14px}"""
 
+# %% ../nbs/11_demo.ipynb #32e547f5
 def write_report(cfg: DemoConfig, st: dict) -> Path:
     "Write `out/report.html` from the demo's state (figures embedded) and return its path."
     h = headline(st)

@@ -28,7 +28,7 @@ from .backbones import create_backbone
 from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_json, config_to_dict
 from .data import FundusDataset, normalize, DatasetError
 from .losses import ContrastiveLoss
-from .model import DualIFM, default_device, load_checkpoint, save_checkpoint
+from .model import DualIFM, dataset_meta, default_device, load_checkpoint, save_checkpoint
 
 # %% auto #0
 __all__ = ['METRICS', 'LAYERS', 'TASK_DEFAULTS', 'classification_metrics', 'load_encoder', 'with_head', 'extract_features',
@@ -82,6 +82,7 @@ def with_head(model: DualIFM, n_classes: int, dropout: float = 0.0) -> DualIFM:
     missing, unexpected = new.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith('clf.') for k in missing), (missing, unexpected)
     if hasattr(model, 'checkpoint_info'): new.checkpoint_info = model.checkpoint_info
+    if getattr(model, 'meta', None): new.meta = dict(model.meta)
     return new
 
 # %% ../nbs/08_downstream.ipynb #3c971611
@@ -325,6 +326,7 @@ class Finetuner:
         if self.device.type == 'cpu' and cfg.keep_memory: keep_freed_memory()
         self.lab = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=cfg.feature, split='all')
         self.n_classes = len(self.lab.classes[cfg.feature])
+        self.meta = dataset_meta(self.lab, feature=cfg.feature, method='finetune')     # recorded in every checkpoint
         train, val, ev, self.eval_name = fold_splits(self.lab, fold)
         y = self.lab.targets[:, 0]
         lab_ok = ~np.isnan(y)
@@ -409,7 +411,7 @@ def evaluate(self: Finetuner, rows) -> tuple[dict, np.ndarray]:
 # %% ../nbs/08_downstream.ipynb #828eb235
 @patch
 def _save(self: Finetuner):
-    save_checkpoint(self.out / 'last.pt', self.model, train_config=self.cfg, metadata={'fold': self.fold},
+    save_checkpoint(self.out / 'last.pt', self.model, train_config=self.cfg, metadata={'fold': self.fold}, meta=self.meta,
                     optimizer=self.opt.state_dict(), finetune_state={k: v for k, v in self.state.items() if k != 'best'})
     (self.out / 'state.json').parent.mkdir(parents=True, exist_ok=True)
     save_json({k: v for k, v in self.state.items() if k != 'best'}, self.out / 'state.json')
@@ -440,7 +442,7 @@ def fit(self: Finetuner) -> dict:
         improved = best_score is None or score < best_score - c.min_delta
         if improved:
             st['best_score'], st['best_epoch'], st['bad_epochs'] = score, ep + 1, 0
-            save_checkpoint(self.out / 'best.pt', self.model, train_config=c, metadata={'fold': self.fold, 'epoch': ep + 1})
+            save_checkpoint(self.out / 'best.pt', self.model, train_config=c, metadata={'fold': self.fold, 'epoch': ep + 1}, meta=self.meta)
             st['best'] = None
         else: st['bad_epochs'] += 1
         st['history'].append({'epoch': ep + 1, **tr, **{f'val_{k}': v for k, v in val.items()}, 'best': improved})

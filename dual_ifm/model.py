@@ -17,7 +17,7 @@ import torch.nn as nn
 
 import dual_ifm
 from .backbones import BACKBONES, Backbone, create_backbone
-from .core import atomic_write
+from .core import RuntimeConfig, refuse_runtime, atomic_write
 
 # %% auto #0
 __all__ = ['OUTPUTS', 'META_KEYS', 'CHECKPOINT_FORMAT', 'PUBLISHED_CLASSES', 'PRETRAINED_FORMAT', 'spatial_mean', 'DualIFMOutput',
@@ -697,9 +697,9 @@ def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, devic
     return out
 
 # %% ../nbs/06_model.ipynb #cfbdd39b
-@dataclass
-class EmbedConfig:
-    "Settings of `dual-ifm embed`."
+@dataclass(kw_only=True)
+class EmbedConfig(RuntimeConfig):
+    "Settings of `dual-ifm embed`, and the shared runtime settings (the model runs eagerly: no CPU kernels)."
     checkpoint: str = field(metadata={'help': 'model: our checkpoint, a save_pretrained folder or a published .pt file'})
     out: Path = field(metadata={'help': 'output .npz file'})
     dataset: str | None = field(default=None, metadata={'help': 'name of a prepared dataset to embed (or give --images)'})
@@ -712,9 +712,12 @@ class EmbedConfig:
     features: list[str] | None = field(default=None, metadata={'help': 'labels to store (default: the dataset\'s default)'})
     batch_size: int = field(default=64, metadata={'help': 'images per batch'})
     save_h: bool = field(default=False, metadata={'help': 'also store the pooled backbone features h'})
-    device: str | None = field(default=None, metadata={'help': 'cpu, cuda, cuda:1 ... (default: cuda if available)'})
-    workers: int = field(default=0, metadata={'help': 'data-loading worker processes'})
-    progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
+    workers: int | None = field(default=0, metadata={'help': 'data-loading worker processes'})
+    precision: Literal['bf16', 'fp32'] | None = field(default=None, metadata={'help': 'bfloat16 autocast or float32 (default: bf16 on a GPU, fp32 on a CPU)'})
+
+    def __post_init__(self):
+        refuse_runtime(self, 'embed', 'compile')
+        if self.cpu_kernels == 'on': raise ValueError('embed runs the model eagerly, so --cpu-kernels on does not apply to it; leave it at auto.')
 
 def _embed_folder(cfg: EmbedConfig) -> dict:
     "z (and h) of the raw photographs in `cfg.images`, with their paths and what they were normalised with."
@@ -724,12 +727,15 @@ def _embed_folder(cfg: EmbedConfig) -> dict:
     rel = list_images(folder)
     if not rel: raise FileNotFoundError(f'--images {folder}: no images (.jpg, .png, .tif, ...) in this folder.')
     model = DualIFM.from_pretrained(cfg.checkpoint, normalisation=cfg.normalisation, image_size=cfg.image_size)
-    model.to(torch.device(cfg.device) if cfg.device else default_device())
+    dev = torch.device(cfg.device) if cfg.device else default_device()
+    model.to(dev, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     files = [folder / r for r in rel]
+    bf16 = (cfg.precision or ('bf16' if dev.type == 'cuda' else 'fp32')) == 'bf16'
     out = {'image_path': np.array(rel), 'image_file': np.array([str(f.resolve()) for f in files]),
            'mean': np.array(model.meta['mean']), 'std': np.array(model.meta['std']), 'image_size': model.meta['image_size']}
-    if model.projector is not None: out['z'] = model.embed(files, 'z', cfg.batch_size, progress=cfg.progress).numpy()
-    if cfg.save_h or model.projector is None: out['h'] = model.embed(files, 'h', cfg.batch_size, progress=cfg.progress).numpy()
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        if model.projector is not None: out['z'] = model.embed(files, 'z', cfg.batch_size, progress=cfg.progress).float().numpy()
+        if cfg.save_h or model.projector is None: out['h'] = model.embed(files, 'h', cfg.batch_size, progress=cfg.progress).float().numpy()
     return out
 
 def run_embed(cfg: EmbedConfig) -> Path:
@@ -750,6 +756,6 @@ def run_embed(cfg: EmbedConfig) -> Path:
         sizes = available_sizes(dataset_folder(cfg.dataset, cfg.root))
         size = want if want in sizes else None
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=size, features=cfg.features, split=cfg.split, fold=cfg.fold)
-    res = embed_dataset(model, ds, cfg.batch_size, cfg.device, cfg.save_h, cfg.workers, cfg.progress)
+    res = embed_dataset(model, ds, cfg.batch_size, cfg.device, cfg.save_h, cfg.workers or 0, cfg.progress, cfg.precision, cfg.channels_last)
     with atomic_write(out) as f: np.savez(f, **res, checkpoint=str(cfg.checkpoint), dataset=cfg.dataset, split=cfg.split)
     return out

@@ -28,7 +28,7 @@ from .accel import CPU_KERNELS, accelerate, keep_freed_memory
 from .core import RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, save_csv, save_figure, save_json
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
-from .model import DualIFM, load_checkpoint, save_checkpoint
+from .model import DualIFM, dataset_meta, load_checkpoint, save_checkpoint
 
 # %% auto #0
 __all__ = ['OPTIMISERS', 'METHODS', 'DEFAULT_EPOCHS', 'DEFAULT_WARMUP', 'DEFAULT_OPTIMISER', 'DEFAULT_WEIGHT_DECAY', 'DistEnv',
@@ -472,11 +472,13 @@ def _save(self: Pretrainer, si: int, epoch_done: int, stage_end: bool):
     if not self.env.main: return
     c = self.cfg
     name = f'ckpt_s{si + 1}_e{epoch_done:04d}.pt'
-    save_checkpoint(self.ckpt_dir / name, self.model, train_config=c, metadata={'run': c.run_name},
+    meta = dataset_meta(self.ds, method=c.method)          # what a user of the weights needs: statistics, size
+    save_checkpoint(self.ckpt_dir / name, self.model, train_config=c, metadata={'run': c.run_name}, meta=meta,
                     optimizer=self.opt.state_dict(), stage_index=si, epoch_in_stage=epoch_done, history=self.history,
                     rng=_rng_state(), wandb_id=self.wandb_id)
     if stage_end:
-        save_checkpoint(c.out / f'stage{si + 1}.pt', self.model, train_config=c, metadata={'run': c.run_name, 'stage': si + 1}, history=self.history)
+        save_checkpoint(c.out / f'stage{si + 1}.pt', self.model, train_config=c, metadata={'run': c.run_name, 'stage': si + 1}, meta=meta,
+                        history=self.history)
     save_json({'file': name}, self.ckpt_dir / 'latest.json')
     ckpts = sorted(self.ckpt_dir.glob('ckpt_s*_e*.pt'))
     for old in ckpts[:-c.keep_last] if c.keep_last > 0 else []: old.unlink()
@@ -524,8 +526,9 @@ def fit(self: Pretrainer) -> Path:
             if st.epochs == 0: self._save(si, 0, True)
         final = c.out / 'final.pt'
         if e.main:
-            save_checkpoint(final, self.model, train_config=c, metadata={'run': c.run_name}, history=self.history)
-            save_checkpoint(c.out / f'{c.run_name}.pt', self.model, train_config=c, metadata={'run': c.run_name})
+            meta = dataset_meta(self.ds, method=c.method)
+            save_checkpoint(final, self.model, train_config=c, metadata={'run': c.run_name}, meta=meta, history=self.history)
+            save_checkpoint(c.out / f'{c.run_name}.pt', self.model, train_config=c, metadata={'run': c.run_name}, meta=meta)
             plot_history(self.history, c.out / 'training.png')
         return final
     finally:
