@@ -339,7 +339,7 @@ def _atlas_sheet(job: tuple) -> list[str]:
     `tile` px per row, in the order of `files`. Returns the files that could not be read (drawn as grey tiles)."""
     folder, k, files, tile, cols, maps, thumbs = job
     from dual_ifm.core import save_image
-    from dual_ifm.evidence import overlay_evidence
+    if maps is not None: from dual_ifm.evidence import overlay_evidence          # (torch: only when there is evidence)
     rows = -(-len(files) // cols)
     th = np.full((rows * tile, cols * tile, 3), 255, np.uint8)
     ev = th.copy() if maps is not None else None
