@@ -690,6 +690,7 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
         if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
         page, folder = out, out.with_name(out.stem + '_files')
     if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
+    if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
     if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
     files = [str(f) for f in (files if files is not None else e.get('image_file', []))]
     if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '

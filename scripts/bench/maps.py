@@ -20,7 +20,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 
-def peak_mb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_mb() -> float:
+    "This process's own peak resident memory (VmHWM; ru_maxrss would also count the parent it was started from)."
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 def dir_mb(p: Path) -> float: return sum(f.stat().st_size for f in p.rglob('*') if f.is_file()) / 1e6 if p.exists() else 0.0
 
@@ -109,8 +113,7 @@ def step(name: str, work: Path, n: int) -> dict:
         baseline_maps(h, tsne=True)
         res = {'dims': h.shape[1]}
     else: raise ValueError(name)
-    return {'step': name, 'n': n, 'seconds': round(time.perf_counter() - t0, 2), 'peak_mb': round(peak_mb()),
-            'workers_peak_mb': round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024), **res}
+    return {'step': name, 'n': n, 'seconds': round(time.perf_counter() - t0, 2), 'peak_mb': round(peak_mb()), **res}
 
 def run_step(name, work, n) -> dict:
     r = subprocess.run([sys.executable, __file__, '--step', name, '--n', str(n), '--work', str(work)], capture_output=True, text=True)
@@ -214,7 +217,7 @@ def report(rows) -> str:
             ('page itself, MB', 'page', 'page_mb', '{:.2f}', '< 10'),
             ('page itself, photographs linked, MB', 'linked', 'page_mb', '{:.2f}', '< 10'),
             ('thumbnail sheets beside it, MB (files)', 'page', 'files_mb', '{:.0f}', ''),
-            ('peak memory building the page (sheets), MB', 'page', 'peak_mb', '{}', ''),
+            ('peak memory building the page (sheets; main process, 2 workers write one sheet at a time), MB', 'page', 'peak_mb', '{}', ''),
             ('peak memory building the page (linked), MB', 'linked', 'peak_mb', '{}', ''),
             ('streaming embedding (tiny model, 32 px), s', 'embed', 'seconds', '{:.0f}', ''),
             ('streaming embedding: h on disk, MB', 'embed', 'h_mb', '{:.0f}', ''),
@@ -235,7 +238,6 @@ def report(rows) -> str:
             c = g(step_, n, k, fmt)
             if k == 'hover_first_ms' and c != 'n/a': c += ' / ' + g(step_, n, 'hover_first_p95_ms', '{:.0f}')
             if k == 'pan_frame_ms' and c != 'n/a': c += ' / ' + g(step_, n, 'pan_frame_p95_ms', '{:.1f}')
-            if k == 'peak_mb' and step_ == 'page' and c != 'n/a': c += ' (+ workers ' + g(step_, n, 'workers_peak_mb') + ')'
             if k == 'files_mb' and c != 'n/a': c += f" ({g(step_, n, 'files')})"
             cells.append(c)
         lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {aim} |')
