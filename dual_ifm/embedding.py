@@ -689,6 +689,8 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     else:
         if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
         page, folder = out, out.with_name(out.stem + '_files')
+    if thumb < 8: raise ValueError(f'The thumbnail size (--thumb) must be at least 8 pixels, got {thumb}.')
+    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}.')
     if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
     if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
     if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')

@@ -184,13 +184,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--sizes', default='10000,100000'); ap.add_argument('--work', type=Path, default=Path('/tmp/dual_ifm_maps_bench'))
     ap.add_argument('--out', type=Path, default=None); ap.add_argument('--screenshot', type=Path, default=None)
-    ap.add_argument('--steps', default='imports,embed,page,linked,evidence,knn,tsne,browser'); ap.add_argument('--tsne-max', type=int, default=10000)
+    ap.add_argument('--steps', default='imports,page,linked,knn,browser,tsne,embed,evidence'); ap.add_argument('--tsne-max', type=int, default=10000)
+    ap.add_argument('--keep', type=Path, help='a results.json of an earlier run whose rows the report includes')
     ap.add_argument('--step'); ap.add_argument('--n', type=int)
     a = ap.parse_args()
     if a.step:                                                       # a child: one step, one JSON line
         print(json.dumps(step(a.step, a.work, a.n))); return
     a.work.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows = json.loads(a.keep.read_text()) if a.keep else []
     sizes = [int(s) for s in a.sizes.split(',')]
     steps = a.steps.split(',')
     for n in sizes:
@@ -199,11 +200,13 @@ def main():
         for s in steps:
             if s == 'browser':
                 r = {'step': 'browser', 'n': n, **browser(a.work / f'out_{n}' / 'page.html', n, a.screenshot if n == max(sizes) else None)}
+                (a.work / 'results.json').write_text(json.dumps(rows + [r], indent=1))
                 print(r, flush=True); rows.append(r)
             elif s == 'tsne' and n > a.tsne_max: continue
             else: rows.append(run_step(s, a.work, n))
-    (a.work / 'results.json').write_text(json.dumps(rows, indent=1))
+            (a.work / 'results.json').write_text(json.dumps(rows, indent=1))     # after every step: a stopped run keeps its rows
     if a.out: a.out.write_text(report(rows)); print('wrote', a.out)
+    if a.screenshot is None: return
 
 def report(rows) -> str:
     by = {(r['step'], r['n']): r for r in rows}
