@@ -184,7 +184,9 @@ def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True
 # %% ../nbs/10_map.ipynb #c70b5e22
 def _read_thumb(path: str, size: int) -> np.ndarray:
     from PIL import Image
-    with Image.open(path) as im: return np.asarray(im.convert('RGB').resize((size, size), Image.BILINEAR))
+    with Image.open(path) as im:
+        im.draft('RGB', (size, size))                                # JPEG: decode at a reduced scale when that is enough
+        return np.asarray(im.convert('RGB').resize((size, size), Image.BILINEAR, reducing_gap=3.0))
 
 def grid_picks(z: np.ndarray, grid: int = 16) -> list[tuple[int, int, int]]:
     "For each non-empty cell of a `grid` x `grid` grid over the 2-D points `z`: (row, col, index of the point nearest its centre)."
@@ -353,6 +355,15 @@ def _atlas_sheet(job: tuple) -> list[str]:
     if thumbs: save_image(th, Path(folder) / f'thumbs_{k:05d}.jpg', quality=85)
     if ev is not None: save_image(ev, Path(folder) / f'evidence_{k:05d}.jpg', quality=85)
     return bad
+
+def _sheet_key(files, tile: int, cols: int) -> str:
+    "What a thumbnail sheet was made from (paths, sizes and modification times of its photographs, tile layout)."
+    import hashlib
+    h = hashlib.sha1(f'{tile} {cols}\n'.encode())
+    for f in files:
+        try: st = os.stat(f); h.update(f'{f}\t{st.st_size}\t{st.st_mtime_ns}\n'.encode())
+        except OSError: h.update(f'{f}\tmissing\n'.encode())
+    return h.hexdigest()
 
 class _EvidenceMaker:
     "Evidence maps (class `cls`) of photographs given by file, from a fine-tuned checkpoint, a batch at a time."
@@ -660,14 +671,14 @@ def _script_json(obj) -> str:
     "JSON that can sit inside <script>: no <, > or & left that could end the element or start markup."
     return json.dumps(obj, separators=(',', ':')).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
 
-def _own_folder(folder: Path) -> list[str]:
-    "The files a previous map wrote into `folder` (empty for a new folder); refuses a folder someone else filled."
-    if not folder.exists() or not any(folder.iterdir()): return []
+def _own_folder(folder: Path) -> dict:
+    "What a previous map wrote into `folder` (its manifest; empty for a new folder); refuses a folder someone else filled."
+    if not folder.exists() or not any(folder.iterdir()): return {}
     own = folder / _OWN
     if not own.exists():
         raise FileExistsError(f'{folder} already holds files that no map wrote; choose another --out (the map writes its '
                               f'thumbnails to {folder.name}/ beside the page) or move them away.')
-    return json.loads(own.read_text()).get('files', [])
+    return json.loads(own.read_text())
 
 # %% ../nbs/10_map.ipynb #a31f9617
 def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, thumb: int = 128, evidence=None,
@@ -716,11 +727,11 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
                          'thumbs': thumbs == 'atlas', 'evidence': with_ev}
         old = _own_folder(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        bad, written = _write_atlases(folder, files, thumb, cols, per, thumbs == 'atlas', evidence, checkpoint, e, batch_size,
-                                      device, workers, progress)
-        for f in set(old) - set(written): (folder / f).unlink(missing_ok=True)      # sheets of an earlier, larger map
+        bad, written, keys = _write_atlases(folder, files, thumb, cols, per, thumbs == 'atlas', evidence, checkpoint, e, batch_size,
+                                            device, workers, progress, old.get('sheets', {}))
+        for f in set(old.get('files', [])) - set(written): (folder / f).unlink(missing_ok=True)   # sheets of an earlier, larger map
         from dual_ifm.core import save_json
-        save_json({'written_by': 'dual_ifm html_map', 'page': page.name, 'files': sorted(written)}, folder / _OWN)
+        save_json({'written_by': 'dual_ifm html_map', 'page': page.name, 'files': sorted(written), 'sheets': keys}, folder / _OWN)
         if bad:
             import warnings
             warnings.warn(f'{len(bad)} photograph(s) could not be read and show as grey tiles, e.g. {bad[:3]}.')
@@ -731,18 +742,21 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     with atomic_write(page, 'w', encoding='utf-8') as fh: fh.write(page_text)
     return page
 
-def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint, e, batch_size, device, workers, progress):
-    "All thumbnail (and evidence) sheets; evidence from a checkpoint is computed per sheet and appended to evidence.npy."
+def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint, e, batch_size, device, workers, progress, made={}):
+    """All thumbnail (and evidence) sheets; evidence from a checkpoint is computed per sheet and appended to evidence.npy.
+    A thumbnail sheet that `made` (name -> `_sheet_key`) says was made from the same photographs is kept as it is."""
     from functools import partial
     from dual_ifm.core import parallel_map
     from tqdm import tqdm
     n = len(files); sheets = range(0, n, per)
     written = [f'{kind}_{k // per:05d}.jpg' for k in sheets for kind in ('thumbs',) * thumbs + ('evidence',) * (evidence is not None or checkpoint is not None)]
-    bad = []
+    bad, keys = [], {}
     if evidence is None and checkpoint is None:                      # thumbnails only: sheets in parallel, nothing held
-        jobs = [(folder, k // per, files[k:k + per], tile, cols, None, thumbs) for k in sheets]
+        keys = {f'thumbs_{k // per:05d}.jpg': _sheet_key(files[k:k + per], tile, cols) for k in sheets}
+        jobs = [(folder, k // per, files[k:k + per], tile, cols, None, thumbs) for k in sheets
+                if made.get(f'thumbs_{k // per:05d}.jpg') != keys[f'thumbs_{k // per:05d}.jpg'] or not (folder / f'thumbs_{k // per:05d}.jpg').exists()]
         for b in parallel_map(_atlas_sheet, jobs, workers=workers, desc='thumbnails', progress=progress): bad += b
-        return bad, written
+        return bad, written, keys
     make = _EvidenceMaker(checkpoint, files, e, batch_size, device) if checkpoint is not None else None
     w = NpyWriter(folder / 'evidence.npy', (n,) + tuple(make(files[:1]).shape[1:]), np.float16) if make is not None else None
     try:
@@ -756,7 +770,7 @@ def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint,
             except BaseException: pass
         raise
     if w is not None: w.close(); written.append('evidence.npy')
-    return bad, written
+    return bad, written, keys
 
 # %% ../nbs/10_map.ipynb #2e70258f
 MAP_KINDS = ('scatter', 'thumbnails', 'density', 'compare', 'html')
