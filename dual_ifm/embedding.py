@@ -282,10 +282,6 @@ class NpyWriter:
             except BaseException: pass
         return False
 
-def _npy_bytes(a) -> bytes:
-    import io
-    b = io.BytesIO(); np.lib.format.write_array(b, np.asanyarray(a), allow_pickle=False); return b.getvalue()
-
 # %% ../nbs/10_map.ipynb #d7c3e1a2
 def stream_embed(model, ds, out: str | os.PathLike, batch_size: int = 64, save_h: bool = False, device=None, workers: int = 0,
                  progress: bool = True, extra: dict | None = None) -> Path:
@@ -325,7 +321,8 @@ def stream_embed(model, ds, out: str | os.PathLike, batch_size: int = 64, save_h
                  'classes': np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None})),
                  **{k: np.asarray(v) for k, v in (extra or {}).items()}}
         with atomic_write(out) as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for k, a in small.items(): zf.writestr(f'{k}.npy', _npy_bytes(a))
+            for k, a in small.items():
+                with zf.open(f'{k}.npy', 'w', force_zip64=True) as m: np.lib.format.write_array(m, np.asanyarray(a), allow_pickle=False)
             for k, p in big.items(): zf.write(p, f'{k}.npy')
     finally:
         for w in locals().get('writers', {}).values():
