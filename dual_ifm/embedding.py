@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,16 +20,46 @@ from .core import atomic_write, save_csv, save_figure
 
 # %% auto #0
 __all__ = ['MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'baseline_maps', 'compare_maps', 'grid_picks',
-           'plot_thumbnails', 'plot_density', 'html_map', 'MapConfig', 'run_map', 'plot_compare']
+           'plot_thumbnails', 'plot_density', 'NpyWriter', 'stream_embed', 'html_map', 'MapConfig', 'run_map',
+           'plot_compare']
 
-# %% ../nbs/10_map.ipynb #f53a1e71
-def load_embedding(src) -> dict:
-    "An embedding from `dual-ifm embed`: a path to its .npz file or the dict `embed_dataset` returns."
-    if isinstance(src, dict): return src
+# %% ../nbs/10_map.ipynb #b1e0a7c2
+class _LazyNpz(Mapping):
+    """The arrays of an .npz file, each read on first use; large uncompressed members (what `stream_embed` writes) are
+    memory-mapped instead, so a 100,000 x 2048 h costs no memory until its pages are read."""
+    def __init__(self, path: Path, mmap_bytes: int = 1 << 24):
+        import zipfile
+        self.path, self.mmap_bytes, self._cache = Path(path), mmap_bytes, {}
+        try:
+            with zipfile.ZipFile(self.path) as zf: self._info = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith('.npy')}
+        except (zipfile.BadZipFile, OSError) as err:
+            raise ValueError(f'{self.path} is not an .npz file ({err}); give the file `dual-ifm embed --out` wrote.') from None
+    def __iter__(self): return iter(self._info)
+    def __len__(self): return len(self._info)
+    def __getitem__(self, k):
+        if k not in self._cache: self._cache[k] = self._read(k)
+        return self._cache[k]
+    def _read(self, k):
+        info = self._info[k]
+        if info.compress_type == 0 and info.file_size >= self.mmap_bytes:
+            with open(self.path, 'rb') as f:
+                f.seek(info.header_offset + 26); n, m = struct.unpack('<HH', f.read(4))
+                f.seek(info.header_offset + 30 + n + m)
+                major, _ = np.lib.format.read_magic(f)
+                shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
+                if not dtype.hasobject:
+                    return np.memmap(self.path, dtype, 'r', offset=f.tell(), shape=shape, order='F' if fortran else 'C')
+        with np.load(self.path, allow_pickle=False) as f: return f[k]
+
+def load_embedding(src) -> Mapping:
+    """An embedding from `dual-ifm embed`: a path to its .npz file (arrays read when first used, large ones memory-mapped)
+    or the dict `embed_dataset` returns."""
+    if isinstance(src, Mapping): return src
     p = Path(src)
     if not p.exists(): raise FileNotFoundError(f'Embedding file {p} not found; make one with `dual-ifm embed ... --out {p}`.')
-    with np.load(p, allow_pickle=False) as f: return {k: f[k] for k in f.files}
+    return _LazyNpz(p)
 
+# %% ../nbs/10_map.ipynb #f53a1e71
 def _z2(e: dict) -> np.ndarray:
     if 'z' not in e: raise ValueError('The embedding has no z (was it made from a model without projector?).')
     z = np.asarray(e['z'])
@@ -89,13 +121,15 @@ def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s
 # %% ../nbs/10_map.ipynb #7efbd1d0
 def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, standardise: bool = True) -> dict:
     """kNN classification of the labels `y` (NaN dropped) from `X`: accuracy, balanced accuracy and AUROC (one-vs-rest
-    macro when multi-class) on a stratified `test_size` split."""
+    macro when multi-class) on a stratified `test_size` split. Low-dimensional X (a 2-D map) is searched with a k-d tree."""
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
     from sklearn.model_selection import train_test_split
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    y = np.asarray(y, np.float64)
+    X = np.asarray(X)
+    X = X.astype(np.float64 if X.ndim < 2 or X.shape[1] <= 16 else np.float32, copy=False)   # wide features stay float32
     if len(X) != len(y): raise ValueError(f'X has {len(X)} rows but y has {len(y)} labels.')
     ok = ~np.isnan(y)
     X, y = X[ok], y[ok].astype(int)
@@ -104,25 +138,32 @@ def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, stan
     strat = y if counts.min() >= 2 else None
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=strat)
     kk = min(k, len(Xtr))
-    clf = make_pipeline(StandardScaler(), KNeighborsClassifier(kk)) if standardise else KNeighborsClassifier(kk)
+    knn = KNeighborsClassifier(kk, algorithm='kd_tree' if X.shape[1] <= 16 else 'auto')
+    clf = make_pipeline(StandardScaler(), knn) if standardise else knn
     clf.fit(Xtr, ytr)
-    pred = clf.predict(Xte)
+    p = clf.predict_proba(Xte)
+    pred = clf.classes_[p.argmax(1)]
     out = {'n_train': int(len(Xtr)), 'n_test': int(len(Xte)), 'k': int(kk), 'accuracy': float(accuracy_score(yte, pred)),
            'balanced_accuracy': float(balanced_accuracy_score(yte, pred))}
     if len(np.unique(yte)) == len(classes):
-        p = clf.predict_proba(Xte)
         out['auroc'] = float(roc_auc_score(yte, p[:, 1]) if len(classes) == 2 else roc_auc_score(yte, p, multi_class='ovr', average='macro'))
     else: out['auroc'] = float('nan')
     return out
 
-def baseline_maps(h: np.ndarray, seed: int = 0, tsne: bool = True, perplexity: float = 30.0) -> dict:
-    "2-D PCA and t-SNE (of the standardised features `h`): the maps a user would otherwise draw."
+def baseline_maps(h: np.ndarray, seed: int = 0, tsne: bool = True, perplexity: float = 30.0, n_jobs: int = -1) -> dict:
+    """2-D PCA and t-SNE of the standardised features `h`: the maps a user would otherwise draw. t-SNE is openTSNE's
+    FFT-accelerated one (on the first 50 principal components when h is wider), which handles 100,000 points."""
     from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
     from sklearn.preprocessing import StandardScaler
-    hs = StandardScaler().fit_transform(np.asarray(h, np.float64))
-    out = {'PCA': PCA(2, random_state=seed).fit_transform(hs)}
-    if tsne: out['t-SNE'] = TSNE(2, perplexity=min(perplexity, (len(hs) - 1) / 3), init='pca', random_state=seed).fit_transform(hs)
+    hs = StandardScaler().fit_transform(np.asarray(h, np.float32))
+    pcs = PCA(min(50, *hs.shape), random_state=seed).fit_transform(hs)
+    out = {'PCA': pcs[:, :2].astype(np.float64)}
+    if tsne:
+        try: from openTSNE import TSNE
+        except ImportError: raise ImportError('The t-SNE baseline needs openTSNE: `pip install openTSNE` (or leave t-SNE out: --no-tsne).') from None
+        perp = max(1.0, min(perplexity, (len(hs) - 1) / 3))
+        emb = TSNE(2, perplexity=perp, initialization='pca', random_state=seed, n_jobs=n_jobs, verbose=False).fit(pcs.astype(np.float64))
+        out['t-SNE'] = np.asarray(emb, np.float64)
     return out
 
 def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True, seed: int = 42) -> tuple[pd.DataFrame, dict]:
@@ -133,7 +174,7 @@ def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True
     maps, rows = {}, []
     if 'z' in e and np.asarray(e['z']).shape[1] == 2: maps['model (2-D projector)'] = np.asarray(e['z'])
     if 'h' in e:
-        h = np.asarray(e['h'])
+        h = e['h']
         rows.append({'map': f'kNN on h ({h.shape[1]}-D)', **knn_metrics(h, y, k, seed=seed)})
         maps.update({f'{n} of h': v for n, v in baseline_maps(h, seed=0, tsne=tsne).items()})
     if not maps and not rows: raise ValueError('The embedding has neither a 2-D z nor h; embed with a 2-D model or with --save-h.')
@@ -143,7 +184,9 @@ def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True
 # %% ../nbs/10_map.ipynb #c70b5e22
 def _read_thumb(path: str, size: int) -> np.ndarray:
     from PIL import Image
-    with Image.open(path) as im: return np.asarray(im.convert('RGB').resize((size, size), Image.BILINEAR))
+    with Image.open(path) as im:
+        im.draft('RGB', (size, size))                                # JPEG: decode at a reduced scale when that is enough
+        return np.asarray(im.convert('RGB').resize((size, size), Image.BILINEAR, reducing_gap=3.0))
 
 def grid_picks(z: np.ndarray, grid: int = 16) -> list[tuple[int, int, int]]:
     "For each non-empty cell of a `grid` x `grid` grid over the 2-D points `z`: (row, col, index of the point nearest its centre)."
@@ -210,99 +253,521 @@ def plot_density(emb, color: str | None = None, bins: int = 80, ax=None, title: 
     if path is not None: save_figure(ax.figure, path)
     return ax.figure
 
-# %% ../nbs/10_map.ipynb #a31f9615
-def _jpeg_uri(img: np.ndarray, quality: int = 80) -> str:
-    import base64, io
-    from PIL import Image
-    b = io.BytesIO(); Image.fromarray(img).save(b, format='JPEG', quality=quality)
-    return 'data:image/jpeg;base64,' + base64.b64encode(b.getvalue()).decode()
+# %% ../nbs/10_map.ipynb #d7c3e1a0
+class NpyWriter:
+    """An .npy file of known `shape` written block by block (the header first, then rows appended), so the array never
+    sits in memory; read it back with `np.load(path, mmap_mode='r')`. The file appears at `path` only when complete."""
+    def __init__(self, path: str | os.PathLike, shape: tuple, dtype='float32'):
+        self.path, self.shape, self.dtype, self.n = Path(path), tuple(int(s) for s in shape), np.dtype(dtype), 0
+        self._cm = atomic_write(self.path, 'wb', durable=False)
+        self._f = self._cm.__enter__()
+        np.lib.format.write_array_header_2_0(self._f, {'descr': np.lib.format.dtype_to_descr(self.dtype), 'fortran_order': False, 'shape': self.shape})
+    def write(self, block) -> None:
+        "Append the rows of `block` (shape (k,) + shape[1:])."
+        b = np.ascontiguousarray(block, self.dtype)
+        if b.shape[1:] != self.shape[1:] or self.n + len(b) > self.shape[0]:
+            raise ValueError(f'{self.path}: a block of shape {b.shape} does not fit an array of shape {self.shape} holding {self.n} rows.')
+        self._f.write(b.tobytes()); self.n += len(b)
+    def close(self, error: BaseException | None = None) -> Path:
+        "Finish the file (moved into place), or drop it when `error` is given or rows are missing."
+        if error is None and self.n != self.shape[0]: error = ValueError(f'{self.path}: {self.n} of {self.shape[0]} rows written.')
+        if error is None: self._cm.__exit__(None, None, None); return self.path
+        self._cm.__exit__(type(error), error, None)          # removes the temporary file
+        raise error
+    def __enter__(self): return self
+    def __exit__(self, typ, err, tb):
+        if err is None: self.close()
+        else:
+            try: self.close(err)
+            except BaseException: pass
+        return False
 
-_HTML = """<!DOCTYPE html>
+# %% ../nbs/10_map.ipynb #d7c3e1a2
+def stream_embed(model, ds, out: str | os.PathLike, batch_size: int = 64, save_h: bool = False, device=None, workers: int = 0,
+                 progress: bool = True, extra: dict | None = None) -> Path:
+    """What `embed_dataset` computes (z, h with `save_h`, targets, paths, classes), batch by batch into memory-mapped .npy
+    files that become the members of the .npz `out` (uncompressed, so `load_embedding` maps z and h instead of reading
+    them): memory stays flat however large the dataset. `extra`: more small arrays to store (e.g. the checkpoint name)."""
+    import shutil, tempfile, zipfile
+    import torch
+    from tqdm import tqdm
+    from dual_ifm.data import normalize
+    from dual_ifm.model import default_device
+    out = Path(out)
+    if out.suffix != '.npz': raise ValueError(f'The embedding file must end in .npz, got {out}.')
+    device = torch.device(device) if device is not None else default_device()
+    fmt = torch.channels_last
+    model = model.to(device, memory_format=fmt).eval()
+    want = ('h',) if model.projector is None else (('z', 'h') if save_h else ('z',))
+    mean, std = ds.normalization
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.'))
+    try:
+        writers = {}
+        with torch.no_grad():
+            for x, _ in tqdm(dl, desc='embed', disable=not progress, dynamic_ncols=True):
+                x = normalize(x.to(device), mean, std).contiguous(memory_format=fmt)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
+                    o = model(x, want=want)
+                for k in want:
+                    v = getattr(o, k).float().cpu().numpy()
+                    if k not in writers: writers[k] = NpyWriter(tmp / f'{k}.npy', (len(ds), v.shape[1]), np.float32)
+                    writers[k].write(v)
+        big = {k: w.close() for k, w in writers.items()}
+        small = {'targets': ds.targets, 'features': np.array(ds.features), 'image_path': ds.table['image_path'].to_numpy(str),
+                 'patient_id': ds.table['patient_id'].to_numpy(str),
+                 'image_file': np.array([str(Path(f).resolve()) for f in ds.table['file']]),
+                 'classes': np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None})),
+                 **{k: np.asarray(v) for k, v in (extra or {}).items()}}
+        with atomic_write(out) as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for k, a in small.items():
+                with zf.open(f'{k}.npy', 'w', force_zip64=True) as m: np.lib.format.write_array(m, np.asanyarray(a), allow_pickle=False)
+            for k, p in big.items(): zf.write(p, f'{k}.npy')
+    finally:
+        for w in locals().get('writers', {}).values():
+            if not w._f.closed:
+                try: w.close(RuntimeError('embedding stopped'))
+                except RuntimeError: pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+# %% ../nbs/10_map.ipynb #a31f9614
+def _atlas_sheet(job: tuple) -> list[str]:
+    """Write sheet `k` of thumbnails (and of evidence overlays when `maps` is given) into `folder`: `cols` tiles of
+    `tile` px per row, in the order of `files`. Returns the files that could not be read (drawn as grey tiles)."""
+    folder, k, files, tile, cols, maps, thumbs = job
+    from dual_ifm.core import save_image
+    if maps is not None: from dual_ifm.evidence import overlay_evidence          # (torch: only when there is evidence)
+    rows = -(-len(files) // cols)
+    th = np.full((rows * tile, cols * tile, 3), 255, np.uint8)
+    ev = th.copy() if maps is not None else None
+    bad = []
+    for j, f in enumerate(files):
+        try: t = _read_thumb(f, tile)
+        except (OSError, ValueError): t = np.full((tile, tile, 3), 200, np.uint8); bad.append(str(f))
+        r, c = divmod(j, cols)
+        th[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = t
+        if ev is not None: ev[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = overlay_evidence(t, np.asarray(maps[j], np.float32))
+    if thumbs: save_image(th, Path(folder) / f'thumbs_{k:05d}.jpg', quality=85)
+    if ev is not None: save_image(ev, Path(folder) / f'evidence_{k:05d}.jpg', quality=85)
+    return bad
+
+def _sheet_key(files, tile: int, cols: int) -> str:
+    "What a thumbnail sheet was made from (paths, sizes and modification times of its photographs, tile layout)."
+    import hashlib
+    h = hashlib.sha1(f'{tile} {cols}\n'.encode())
+    for f in files:
+        try: st = os.stat(f); h.update(f'{f}\t{st.st_size}\t{st.st_mtime_ns}\n'.encode())
+        except OSError: h.update(f'{f}\tmissing\n'.encode())
+    return h.hexdigest()
+
+class _EvidenceMaker:
+    "Evidence maps (class `cls`) of photographs given by file, from a fine-tuned checkpoint, a batch at a time."
+    def __init__(self, checkpoint: str, files, emb, batch_size: int = 16, device=None, cls: int = -1):
+        from PIL import Image
+        from dual_ifm.data import FundusDataset
+        from dual_ifm.model import DualIFM
+        if 'image_path' not in emb: raise ValueError('The embedding has no image_path entries; re-embed it with `dual-ifm embed`.')
+        self.model = DualIFM.from_checkpoint(checkpoint)
+        if self.model.clf is None: raise ValueError(f'{checkpoint} has no evidence head; give a fine-tuned checkpoint (`dual-ifm finetune`).')
+        with Image.open(files[0]) as im: self.size = im.size[0]
+        folder = Path(files[0]).parents[1 + str(emb['image_path'][0]).count('/')]      # <root>/<dataset>/dim_<size>/<image_path>
+        self.mean, self.std = FundusDataset(folder.name, root=folder.parent, image_size=self.size, features=[], split='all').normalization
+        self.batch_size, self.device, self.cls = batch_size, device, cls
+    def __call__(self, files) -> np.ndarray:
+        import torch
+        from PIL import Image
+        from dual_ifm.evidence import evidence_maps
+        def load(f):
+            with Image.open(f) as im: return np.asarray(im.convert('RGB').resize((self.size, self.size)))
+        x = torch.from_numpy(np.stack([load(f) for f in files])).permute(0, 3, 1, 2)
+        maps, _ = evidence_maps(self.model, x, self.mean, self.std, batch_size=self.batch_size, device=self.device)
+        return maps[:, self.cls].numpy()
+
+# %% ../nbs/10_map.ipynb #a31f9615
+_MAP_PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src '__SCRIPT_HASH__'; style-src 'unsafe-inline'; img-src 'self' data: blob: file:">
 <style>
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px;color:#222}
-#wrap{position:relative;display:inline-block;border:1px solid #ccc}
-#tip{position:absolute;display:none;pointer-events:none;background:#fff;border:1px solid #888;padding:6px;font-size:12px;box-shadow:2px 2px 6px #0003}
-#tip img{width:__THUMB__px;height:__THUMB__px;margin-right:4px}
-.legend span{display:inline-block;margin-right:14px;font-size:13px}
-.legend i{display:inline-block;width:11px;height:11px;border-radius:6px;margin-right:5px;vertical-align:-1px}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:12px;color:#222}
+h1{font-size:17px;margin:0 0 8px}
+#bar{display:flex;gap:10px;align-items:center;flex-wrap:wrap;font-size:13px;margin-bottom:8px}
+#bar input{width:220px}
+#main{display:flex;gap:12px;align-items:flex-start}
+#wrap{position:relative;border:1px solid #bbb;cursor:crosshair;user-select:none}
+#wrap canvas{display:block}
+#over{position:absolute;left:0;top:0}
+#side{width:300px;font-size:12px}
+#legend div{margin:2px 0}
+#legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
+#grad{height:10px;width:180px;display:inline-block;vertical-align:middle;margin:0 5px}
+#list{max-height:380px;overflow:auto;margin:4px 0;padding-left:18px}
+#tip{position:absolute;display:none;pointer-events:none;background:#fff;border:1px solid #888;padding:5px;font-size:12px;box-shadow:2px 2px 6px #0003;max-width:300px;overflow-wrap:anywhere}
+#tip .im{display:inline-block;width:__TILE__px;height:__TILE__px;margin-right:3px;background:#eee no-repeat}
+#tip img.im{object-fit:contain}
+.hint{color:#666;font-size:12px}
 </style></head><body>
-<h3>__TITLE__</h3>
-<div class="legend" id="legend"></div>
-<div id="wrap"><canvas id="map" width="760" height="640"></canvas><div id="tip"></div></div>
-<p style="font-size:12px;color:#666">Hover a point to see its photograph__EVTEXT__. Made by dual_ifm; no network needed.</p>
-<script id="data" type="application/json">__DATA__</script>
+<h1>__TITLE__</h1>
+<div id="bar">
+<label>colour by <select id="color"></select></label>
+<label>search file names <input id="search" type="search" placeholder="part of a file name"></label>
+<button id="zoomsel">zoom to selection</button><button id="reset">whole map</button>
+<span id="status"></span>
+</div>
+<div id="main">
+<div id="wrap"><canvas id="map" width="900" height="660"></canvas><canvas id="over" width="900" height="660"></canvas><div id="tip"></div></div>
+<div id="side"><div id="legend"></div><hr>
+<div><b id="selcount">nothing selected</b> <button id="csv" disabled>save as CSV</button> <button id="clear">clear</button></div>
+<ol id="list"></ol></div>
+</div>
+<p class="hint">Wheel: zoom. Drag: pan. Shift + drag: select a box. Hover a point for its photograph__EVTEXT__.
+Made by dual_ifm; opens from disk, no server and no network.</p>
+<script id="map-data" type="application/json">__DATA__</script>
 <script>
-const D = JSON.parse(document.getElementById('data').textContent);
-const cv = document.getElementById('map'), ctx = cv.getContext('2d'), tip = document.getElementById('tip');
-const W = cv.width, H = cv.height, pad = 24;
+"use strict";
+(function () {
+const D = JSON.parse(document.getElementById('map-data').textContent);
+const N = D.n, $ = id => document.getElementById(id);
+function b64(s, T) { const b = atob(s), u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new T(u.buffer); }
+const XY = b64(D.xy, Float32Array);
+const labels = D.labels.map(l => l.kind === 'cat' ? {...l, codes: b64(l.codes, Int16Array)} : {...l, values: b64(l.values, Float32Array)});
+const cv = $('map'), ctx = cv.getContext('2d'), ov = $('over'), octx = ov.getContext('2d'), tip = $('tip');
+const W = cv.width, H = cv.height;
+const img = ctx.createImageData(W, H), buf = new Uint32Array(img.data.buffer);
+// data bounds and the view: screen = centre + (data - c) * s, y up
 let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-for (const p of D.points) { x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[1]); }
-const s = Math.min((W - 2 * pad) / ((x1 - x0) || 1), (H - 2 * pad) / ((y1 - y0) || 1));
-const px = p => [pad + (p[0] - x0) * s, H - pad - (p[1] - y0) * s];
-const r = Math.max(2, Math.min(6, 900 / Math.sqrt(D.points.length) / 6));
-function draw(hi) {
-  ctx.clearRect(0, 0, W, H);
-  D.points.forEach((p, i) => { const [a, b] = px(p); ctx.beginPath(); ctx.arc(a, b, i === hi ? r * 2 : r, 0, 7);
-    ctx.fillStyle = p[2] === null ? '#bbb' : D.colors[p[2]]; ctx.globalAlpha = i === hi ? 1 : 0.8; ctx.fill();
-    if (i === hi) { ctx.lineWidth = 2; ctx.strokeStyle = '#000'; ctx.stroke(); } });
-  ctx.globalAlpha = 1;
+for (let i = 0; i < N; i++) { const x = XY[2 * i], y = XY[2 * i + 1]; if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
+if (!(x1 > x0)) { x0 -= 1; x1 += 1; } if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
+const view = {cx: 0, cy: 0, s: 1};
+function fit(a0, a1, b0, b1) { view.cx = (a0 + a1) / 2; view.cy = (b0 + b1) / 2; view.s = 0.94 * Math.min(W / ((a1 - a0) || 1e-9), H / ((b1 - b0) || 1e-9)); }
+fit(x0, x1, y0, y1);
+const sx = x => W / 2 + (x - view.cx) * view.s, sy = y => H / 2 - (y - view.cy) * view.s;
+const dx = a => view.cx + (a - W / 2) / view.s, dy = b => view.cy - (b - H / 2) / view.s;
+// drawing order: a fixed shuffle, so that no class hides another by being drawn last
+const order = new Uint32Array(N); for (let i = 0; i < N; i++) order[i] = i;
+let seed = 12345; const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+for (let i = N - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = order[i]; order[i] = order[j]; order[j] = t; }
+// colours (as little-endian RGBA words)
+const PAL = ['#1f77b4','#d62728','#2ca02c','#ff7f0e','#9467bd','#8c564b','#e377c2','#17becf','#bcbd22','#7f7f7f','#393b79','#637939'];
+const VIR = ['#440154','#482878','#3e4989','#31688e','#26828e','#1f9e89','#35b779','#6ece58','#b5de2b','#fde725'];
+const rgb = h => [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)];
+const word = c => (255 << 24 | c[2] << 16 | c[1] << 8 | c[0]) >>> 0;
+const GREY = word([185, 185, 185]), BG = word([255, 255, 255]), DARK = word([0, 0, 0]);
+const col = new Uint32Array(N);
+let cur = -1;
+function vir(t) { t = Math.max(0, Math.min(1, t)) * (VIR.length - 1); const k = Math.min(VIR.length - 2, Math.floor(t)), f = t - k, a = rgb(VIR[k]), b = rgb(VIR[k + 1]);
+  return [0, 1, 2].map(j => Math.round(a[j] + f * (b[j] - a[j]))); }
+const css = c => 'rgb(' + c.join(',') + ')';
+function catColor(k, n) { return n === 2 ? rgb(['#3b4cc0', '#b40426'][k]) : rgb(PAL[k % PAL.length]); }
+function swatch(c) { const i = document.createElement('i'); i.style.background = css(c); return i; }
+function row(parent, c, text) { const d = document.createElement('div'); if (c) d.appendChild(swatch(c)); d.appendChild(document.createTextNode(text)); parent.appendChild(d); }
+function labelText(L, i) {
+  if (L.kind === 'cat') { const c = L.codes[i]; return c < 0 ? 'missing' : String(L.classes[c]); }
+  const v = L.values[i]; return Number.isNaN(v) ? 'missing' : String(Math.round(v * 1000) / 1000);
 }
-document.getElementById('legend').innerHTML = D.names.map((n, k) => `<span><i style="background:${D.colors[k]}"></i>${n}</span>`).join('');
-cv.addEventListener('mousemove', ev => {
-  const b = cv.getBoundingClientRect(), mx = ev.clientX - b.left, my = ev.clientY - b.top;
-  let best = -1, bd = 1e9;
-  D.points.forEach((p, i) => { const [a, c] = px(p); const d = (a - mx) ** 2 + (c - my) ** 2; if (d < bd) { bd = d; best = i; } });
-  if (best < 0 || bd > 400) { tip.style.display = 'none'; draw(-1); return; }
-  const p = D.points[best]; draw(best);
-  let h = `<img src="${D.images[best]}">` + (D.evidence ? `<img src="${D.evidence[best]}">` : '');
-  h += `<br><b>${p[2] === null ? 'no label' : D.names[p[2]]}</b> &middot; ${p[3]}`;
-  tip.innerHTML = h; tip.style.display = 'block';
-  tip.style.left = Math.min(mx + 14, W - (D.evidence ? 2 : 1) * __THUMB__ - 30) + 'px'; tip.style.top = Math.min(my + 14, H - __THUMB__ - 40) + 'px';
+function setColor(k) {
+  cur = k; const lg = $('legend'); lg.replaceChildren();
+  if (k < 0) { col.fill(word([60, 60, 60])); row(lg, null, N + ' photographs'); draw(); return; }
+  const L = labels[k], head = document.createElement('b'); head.textContent = L.name; lg.appendChild(head);
+  if (L.kind === 'cat') {
+    const n = L.classes.length, cs = L.classes.map((_, j) => catColor(j, n)), ws = cs.map(word), cnt = new Array(n + 1).fill(0);
+    for (let i = 0; i < N; i++) { const c = L.codes[i]; col[i] = c < 0 ? GREY : ws[c]; cnt[c < 0 ? n : c]++; }
+    L.classes.forEach((c, j) => row(lg, cs[j], String(c) + ' (' + cnt[j] + ')'));
+    if (cnt[n]) row(lg, [185, 185, 185], 'missing (' + cnt[n] + ')');
+  } else {
+    let miss = 0;
+    for (let i = 0; i < N; i++) { const v = L.values[i]; if (Number.isNaN(v)) { col[i] = GREY; miss++; } else col[i] = word(vir((v - L.lo) / ((L.hi - L.lo) || 1))); }
+    const d = document.createElement('div'), g = document.createElement('span');
+    g.id = 'grad'; g.style.background = 'linear-gradient(to right,' + VIR.join(',') + ')';
+    d.appendChild(document.createTextNode(String(L.lo))); d.appendChild(g); d.appendChild(document.createTextNode(String(L.hi)));
+    lg.appendChild(d); if (miss) row(lg, [185, 185, 185], 'missing (' + miss + ')');
+  }
+  draw();
+}
+// selection
+let sel = new Uint8Array(N), selList = [];
+function setSelection(idx, why) {
+  sel.fill(0); selList = Array.from(idx); for (const i of selList) sel[i] = 1;
+  $('selcount').textContent = selList.length ? selList.length + ' selected' + (why ? ' (' + why + ')' : '') : 'nothing selected';
+  $('csv').disabled = !selList.length;
+  const ol = $('list'); ol.replaceChildren();
+  for (const i of selList.slice(0, 500)) { const li = document.createElement('li'); li.textContent = D.names[i] + (cur >= 0 ? ' \u00b7 ' + labelText(labels[cur], i) : ''); ol.appendChild(li); }
+  if (selList.length > 500) { const li = document.createElement('li'); li.textContent = '\u2026 and ' + (selList.length - 500) + ' more (all in the CSV)'; ol.appendChild(li); }
+  draw();
+}
+// drawing: every point a small square written straight into the pixels
+const M = window.dualMap = {n: N, drawn: 0, frames: 0, drawMs: 0, firstDrawMs: null, hovered: -1, hoverMs: null, view};
+function draw() {
+  const t0 = performance.now();
+  buf.fill(BG);
+  const z = Math.max(1, Math.min(6, Math.round(view.s * (x1 - x0) / Math.sqrt(N) / 1.5)));
+  let drawn = 0;
+  const put = (i, r, c) => {
+    const a = Math.round(sx(XY[2 * i])) - (r >> 1), b = Math.round(sy(XY[2 * i + 1])) - (r >> 1);
+    if (a + r <= 0 || b + r <= 0 || a >= W || b >= H) return false;
+    const ya = Math.max(0, b), yb = Math.min(H, b + r), xa = Math.max(0, a), xb = Math.min(W, a + r);
+    for (let y = ya; y < yb; y++) buf.fill(c, y * W + xa, y * W + xb);
+    return true;
+  };
+  for (let k = 0; k < N; k++) { const i = order[k]; if (put(i, z, col[i])) drawn++; }
+  for (const i of selList) { put(i, z + 4, DARK); put(i, z + 1, col[i]); }
+  ctx.putImageData(img, 0, 0);
+  M.drawn = drawn; M.frames++; M.drawMs = performance.now() - t0;
+  if (M.firstDrawMs === null) M.firstDrawMs = performance.now();
+  document.body.dataset.drawn = drawn;
+}
+let pending = false;
+function redraw() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); drawOver(); }); } }
+// a grid over the data for finding the point under the mouse
+const G = Math.max(1, Math.ceil(Math.sqrt(N / 4))), gw = (x1 - x0) / G, gh = (y1 - y0) / G;
+const cellOf = i => Math.min(G - 1, Math.floor((XY[2 * i] - x0) / gw)) * G + Math.min(G - 1, Math.floor((XY[2 * i + 1] - y0) / gh));
+const start = new Int32Array(G * G + 1), items = new Int32Array(N);
+for (let i = 0; i < N; i++) start[cellOf(i) + 1]++;
+for (let c = 0; c < G * G; c++) start[c + 1] += start[c];
+{ const fillp = start.slice(0, G * G); for (let i = 0; i < N; i++) items[fillp[cellOf(i)]++] = i; }
+function nearest(px, py, rpx) {
+  const qx = dx(px), qy = dy(py), r = rpx / view.s;
+  const ca = Math.max(0, Math.floor((qx - r - x0) / gw)), cb = Math.min(G - 1, Math.floor((qx + r - x0) / gw));
+  const ra = Math.max(0, Math.floor((qy - r - y0) / gh)), rb = Math.min(G - 1, Math.floor((qy + r - y0) / gh));
+  let best = -1, bd = r * r;
+  for (let a = ca; a <= cb; a++) for (let b = ra; b <= rb; b++) {
+    const c = a * G + b;
+    for (let k = start[c]; k < start[c + 1]; k++) { const i = items[k], ex = XY[2 * i] - qx, ey = XY[2 * i + 1] - qy, d = ex * ex + ey * ey; if (d <= bd) { bd = d; best = i; } }
+  }
+  return best;
+}
+// thumbnails: tiles of atlases beside the page, or the photographs themselves by relative path
+const A = D.atlas, F = D.files, cache = new Map();
+if (F) F.dir = b64(F.dir, Int32Array);
+function atlasUrl(kind, i) { return A.dir + '/' + kind + '_' + String(Math.floor(i / A.per)).padStart(5, '0') + '.jpg'; }
+function loaded(url) { let p = cache.get(url); if (!p) { p = new Promise(res => { const im = new Image(); im.onload = () => res(true); im.onerror = () => res(false); im.src = url; }); cache.set(url, p); } return p; }
+function tile(el, kind, i) {
+  const url = atlasUrl(kind, i), k = i % A.per;
+  el.style.backgroundImage = 'url("' + encodeURI(url) + '")';
+  el.style.backgroundPosition = (-(k % A.cols) * A.tile) + 'px ' + (-Math.floor(k / A.cols) * A.tile) + 'px';
+  return loaded(encodeURI(url));
+}
+function showTip(i, mx, my, t0) {
+  tip.replaceChildren(); const waits = [];
+  if (F) { const im = document.createElement('img'); im.className = 'im'; im.alt = ''; const u = F.dirs[F.dir[i]] + encodeURIComponent(D.names[i]);
+    waits.push(new Promise(res => { im.onload = () => res(true); im.onerror = () => res(false); })); im.src = u; tip.appendChild(im); }
+  if (A && A.thumbs) { const d = document.createElement('div'); d.className = 'im'; waits.push(tile(d, 'thumbs', i)); tip.appendChild(d); }
+  if (A && A.evidence) { const d = document.createElement('div'); d.className = 'im ev'; waits.push(tile(d, 'evidence', i)); tip.appendChild(d); }
+  const cap = document.createElement('div'), b = document.createElement('b');
+  b.textContent = cur >= 0 ? labels[cur].name + ': ' + labelText(labels[cur], i) : ''; cap.appendChild(b);
+  cap.appendChild(document.createTextNode((cur >= 0 ? ' \u00b7 ' : '') + D.names[i]));
+  tip.appendChild(cap);
+  tip.style.display = 'block';
+  tip.style.left = Math.max(0, Math.min(mx + 14, W - tip.offsetWidth - 4)) + 'px';
+  tip.style.top = Math.max(0, my + 14 + tip.offsetHeight > H ? my - tip.offsetHeight - 10 : my + 14) + 'px';
+  M.hovered = i; tip.dataset.index = i;
+  Promise.all(waits).then(ok => { if (M.hovered === i) { M.hoverMs = performance.now() - t0; M.hoverOk = ok.every(Boolean); tip.dataset.shown = i; } });
+}
+function hideTip() { tip.style.display = 'none'; M.hovered = -1; delete tip.dataset.index; delete tip.dataset.shown; }
+// the overlay: the hovered point and the box being drawn
+let box = null;
+function drawOver() {
+  octx.clearRect(0, 0, W, H);
+  if (M.hovered >= 0) { const i = M.hovered; octx.beginPath(); octx.arc(sx(XY[2 * i]), sy(XY[2 * i + 1]), 7, 0, 7); octx.lineWidth = 2; octx.strokeStyle = '#000'; octx.stroke(); }
+  if (box) { octx.setLineDash([5, 4]); octx.lineWidth = 1; octx.strokeStyle = '#000'; octx.strokeRect(Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.abs(box[2] - box[0]), Math.abs(box[3] - box[1])); octx.setLineDash([]); }
+}
+// mouse: wheel zooms about the cursor, drag pans, shift + drag selects
+const wrap = $('wrap'); let drag = null;
+const pos = ev => { const r = cv.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; };
+wrap.addEventListener('wheel', ev => { ev.preventDefault(); const [a, b] = pos(ev), qx = dx(a), qy = dy(b);
+  view.s *= Math.exp(-ev.deltaY * 0.0015); view.cx = qx - (a - W / 2) / view.s; view.cy = qy + (b - H / 2) / view.s; hideTip(); redraw(); }, {passive: false});
+wrap.addEventListener('mousedown', ev => { const [a, b] = pos(ev); drag = {a, b, cx: view.cx, cy: view.cy, select: ev.shiftKey}; if (drag.select) box = [a, b, a, b]; hideTip(); });
+window.addEventListener('mouseup', ev => {
+  if (drag && drag.select && box) {
+    const xa = dx(Math.min(box[0], box[2])), xb = dx(Math.max(box[0], box[2])), ya = dy(Math.max(box[1], box[3])), yb = dy(Math.min(box[1], box[3])), out = [];
+    for (let i = 0; i < N; i++) { const x = XY[2 * i], y = XY[2 * i + 1]; if (x >= xa && x <= xb && y >= ya && y <= yb) out.push(i); }
+    box = null; setSelection(out, 'box');
+  }
+  drag = null; drawOver();
 });
-cv.addEventListener('mouseleave', () => { tip.style.display = 'none'; draw(-1); });
-draw(-1);
-document.body.dataset.points = D.points.length;
+wrap.addEventListener('mousemove', ev => {
+  const t0 = ev.timeStamp || performance.now(), [a, b] = pos(ev);
+  if (drag) {
+    if (drag.select) box[2] = a, box[3] = b; else { view.cx = drag.cx - (a - drag.a) / view.s; view.cy = drag.cy + (b - drag.b) / view.s; }
+    redraw(); return;
+  }
+  const i = nearest(a, b, 10);
+  if (i < 0) { if (M.hovered >= 0) { hideTip(); drawOver(); } return; }
+  if (i !== M.hovered) { showTip(i, a, b, t0); drawOver(); }
+});
+wrap.addEventListener('mouseleave', () => { hideTip(); drawOver(); });
+// controls
+const sc = $('color');
+{ const o = document.createElement('option'); o.value = '-1'; o.textContent = '(none)'; sc.appendChild(o); }
+labels.forEach((L, k) => { const o = document.createElement('option'); o.value = String(k); o.textContent = L.name; sc.appendChild(o); });
+sc.value = String(D.color); sc.addEventListener('change', () => { setColor(+sc.value); setSelection(selList, selList.length ? 'kept' : ''); });
+let st = null;
+$('search').addEventListener('input', () => { clearTimeout(st); st = setTimeout(() => {
+  const q = $('search').value.trim().toLowerCase(); if (!q) { setSelection([], ''); return; }
+  const out = []; for (let i = 0; i < N; i++) if (D.names[i].toLowerCase().includes(q)) out.push(i);
+  setSelection(out, 'search'); }, 120); });
+$('clear').addEventListener('click', () => { $('search').value = ''; setSelection([], ''); });
+$('reset').addEventListener('click', () => { fit(x0, x1, y0, y1); redraw(); });
+$('zoomsel').addEventListener('click', () => { if (!selList.length) return; let a0 = Infinity, a1 = -Infinity, b0 = Infinity, b1 = -Infinity;
+  for (const i of selList) { a0 = Math.min(a0, XY[2 * i]); a1 = Math.max(a1, XY[2 * i]); b0 = Math.min(b0, XY[2 * i + 1]); b1 = Math.max(b1, XY[2 * i + 1]); }
+  const m = Math.max(a1 - a0, b1 - b0, (x1 - x0) / 200) * 0.1; fit(a0 - m, a1 + m, b0 - m, b1 + m); redraw(); });
+function cell(v) { let s = String(v); if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; return '"' + s.replace(/"/g, '""') + '"'; }
+function csv() {
+  const head = ['index', 'file', 'x', 'y'].concat(labels.map(L => L.name)), lines = [head.map(cell).join(',')];
+  for (const i of selList) lines.push([i, cell(D.names[i]), XY[2 * i], XY[2 * i + 1]].concat(labels.map(L => cell(labelText(L, i)))).join(','));
+  return lines.join('\r\n') + '\r\n';
+}
+M.csv = csv;
+$('csv').addEventListener('click', () => { const a = document.createElement('a'); a.href = URL.createObjectURL(new Blob([csv()], {type: 'text/csv'}));
+  a.download = 'selection.csv'; document.body.appendChild(a); a.click(); a.remove(); });
+M.selection = () => selList.slice();
+M.toClient = i => { const r = cv.getBoundingClientRect(); return [r.left + sx(XY[2 * i]), r.top + sy(XY[2 * i + 1])]; };
+M.toData = (cx, cy) => { const r = cv.getBoundingClientRect(); return [dx(cx - r.left), dy(cy - r.top)]; };
+$('status').textContent = N + ' photographs';
+setColor(D.color);
+document.body.dataset.points = N;
+})();
 </script></body></html>
 """
 
-def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, thumb: int = 112, evidence=None,
-             title: str | None = None) -> Path:
-    """Write a self-contained interactive map to `out` (.html): hover shows each photograph, and its evidence map when
-    `evidence` (one map per point, any resolution, e.g. the positive class of a fine-tuned head) is given."""
-    import json
-    import matplotlib.pyplot as plt
-    e = load_embedding(emb); z = _z2(e)
+def _page_script_hash() -> str:
+    "The Content-Security-Policy hash of the page's one script: the browser runs it and no other script or inline handler."
+    import base64, hashlib, re
+    body = re.search(r'<script>(.*?)</script>', _MAP_PAGE, re.S).group(1)
+    return 'sha256-' + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+
+_MAP_PAGE = _MAP_PAGE.replace('__SCRIPT_HASH__', _page_script_hash())
+
+# %% ../nbs/10_map.ipynb #a31f9616
+_OWN = 'dual_ifm_map.json'                                    # what a map wrote into its folder, so it can tidy up after itself
+
+def _b64(a) -> str:
+    import base64
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
+
+def _label_columns(e) -> list[dict]:
+    "Every stored label for the page: class codes and names (categorical) or values and a colour range (numeric)."
+    out = []
+    for f in [str(f) for f in e.get('features', [])]:
+        y, names = _labels(e, f)
+        ok = ~np.isnan(y); vals = np.unique(y[ok])
+        guess = 'classes' not in e and len(vals) <= 12 and np.all(vals == np.round(vals))   # no class list stored: few integers
+        if names is not None or guess:
+            if names is not None:
+                classes, code = [str(c) for c in names], np.where(ok, y, -1)
+                code = np.where((code >= 0) & (code < len(classes)) & (code == np.round(code)), code, -1)
+            else: classes, code = [_class_name(None, v, '')[1:] for v in vals], np.where(ok, np.searchsorted(vals, np.where(ok, y, 0)), -1)
+            out.append({'name': f, 'kind': 'cat', 'classes': classes, 'codes': _b64(code.astype('<i2'))})
+        else:
+            lo, hi = (np.percentile(y[ok], [2, 98]) if ok.any() else (0.0, 1.0))
+            out.append({'name': f, 'kind': 'num', 'values': _b64(y.astype('<f4')), 'lo': float(f'{lo:.4g}'), 'hi': float(f'{hi:.4g}')})
+    return out
+
+def _script_json(obj) -> str:
+    "JSON that can sit inside <script>: no <, > or & left that could end the element or start markup."
+    return json.dumps(obj, separators=(',', ':')).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
+
+def _own_folder(folder: Path) -> dict:
+    "What a previous map wrote into `folder` (its manifest; empty for a new folder); refuses a folder someone else filled."
+    if not folder.exists() or not any(folder.iterdir()): return {}
+    own = folder / _OWN
+    if not own.exists():
+        raise FileExistsError(f'{folder} already holds files that no map wrote; choose another --out (the map writes its '
+                              f'thumbnails to {folder.name}/ beside the page) or move them away.')
+    return json.loads(own.read_text())
+
+# %% ../nbs/10_map.ipynb #a31f9617
+def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, thumb: int = 128, evidence=None,
+             title: str | None = None, thumbs: Literal['atlas', 'dataset'] = 'atlas', bundle: bool = False,
+             checkpoint: str | None = None, batch_size: int = 16, device=None, workers: int | None = 0,
+             progress: bool = False) -> Path:
+    """Write the interactive map of `emb` to `out` (.html), a page that opens from disk: zoom, pan, colour by any stored
+    label (`color` first), search by file name, box selection saved as CSV, and on hover the photograph and (with
+    `evidence`, one map per point, or a fine-tuned `checkpoint`) its evidence overlay. The page holds only the points;
+    `thumbs='atlas'` writes the thumbnails as JPEG sheets into `<page>_files/` beside it, `thumbs='dataset'` links the
+    prepared photographs by relative path. `bundle=True`: `out` is a folder holding `index.html` and its files, to copy
+    anywhere. With a checkpoint the evidence maps are computed `batch_size` photographs at a time and kept in
+    `<files>/evidence.npy` (memory-mapped). Returns the page's path."""
+    e = load_embedding(emb); z = np.asarray(_z2(e), np.float64)
     out = Path(out)
-    if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out}.')
-    files = list(files) if files is not None else [str(f) for f in e.get('image_file', [])]
+    if bundle:
+        if thumbs != 'atlas': raise ValueError('bundle=True (--bundle) puts the thumbnails into the folder; use it with the atlas thumbnails.')
+        page, folder = out / 'index.html', out / 'files'
+    else:
+        if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
+        page, folder = out, out.with_name(out.stem + '_files')
+    if thumb < 8: raise ValueError(f'The thumbnail size (--thumb) must be at least 8 pixels, got {thumb}.')
+    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}.')
+    if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
+    if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
+    if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
+    files = [str(f) for f in (files if files is not None else e.get('image_file', []))]
     if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '
                                               'or re-embed with this version of `dual-ifm embed`.')
     if evidence is not None and len(evidence) != len(z): raise ValueError(f'evidence has {len(evidence)} maps for {len(z)} points.')
-    if color:
-        y, names = _labels(e, color)
-        vals = np.unique(y[~np.isnan(y)])
-        codes = {v: k for k, v in enumerate(vals)}
-        cmap = plt.get_cmap('coolwarm' if len(vals) == 2 else 'viridis')
-        legend = [_class_name(names, v, color) for v in vals]
-        colors = ['#%02x%02x%02x' % tuple(int(255 * c) for c in cmap(k / max(1, len(vals) - 1))[:3]) for k in range(len(vals))]
-        lab = [None if np.isnan(v) else codes[v] for v in y]
-    else: legend, colors, lab = [], [], [None] * len(z)
-    imgs, evs = [], ([] if evidence is not None else None)
-    from dual_ifm.evidence import overlay_evidence
-    for i, f in enumerate(files):
-        t = _read_thumb(f, thumb)
-        imgs.append(_jpeg_uri(t))
-        if evs is not None: evs.append(_jpeg_uri(overlay_evidence(t, np.asarray(evidence[i], np.float32))))
-    data = {'points': [[round(float(a), 5), round(float(b), 5), l, Path(f).name] for (a, b), l, f in zip(z, lab, files)],
-            'names': legend, 'colors': colors, 'images': imgs, 'evidence': evs}
-    title = title or f'{len(z)} photographs' + (f', colour: {color}' if color else '')
+    if evidence is not None and checkpoint is not None: raise ValueError('Give evidence maps or a checkpoint to compute them, not both.')
+    labels = _label_columns(e)
+    names = [lab['name'] for lab in labels]
+    if color is not None and color not in names: _labels(e, color)                   # raises, naming the stored labels
+    with_ev = evidence is not None or checkpoint is not None
+    cols, per = 8, 64
+    data = {'n': len(z), 'xy': _b64(z.astype('<f4').ravel()), 'names': [os.path.basename(f) for f in files], 'labels': labels,
+            'color': names.index(color) if color is not None else (0 if labels else -1), 'files': None, 'atlas': None}
+    if thumbs == 'dataset':
+        dirs, idx = np.unique([os.path.dirname(os.path.abspath(f)) for f in files], return_inverse=True)
+        rel = [os.path.relpath(d, page.parent.resolve()).replace(os.sep, '/') + '/' for d in dirs]
+        from urllib.parse import quote
+        data['files'] = {'dirs': [quote(r) for r in rel], 'dir': _b64(idx.astype('<i4'))}
+    if thumbs == 'atlas' or with_ev:
+        data['atlas'] = {'dir': os.path.relpath(folder, page.parent).replace(os.sep, '/'), 'per': per, 'cols': cols, 'tile': thumb,
+                         'thumbs': thumbs == 'atlas', 'evidence': with_ev}
+        old = _own_folder(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        bad, written, keys = _write_atlases(folder, files, thumb, cols, per, thumbs == 'atlas', evidence, checkpoint, e, batch_size,
+                                            device, workers, progress, old.get('sheets', {}))
+        for f in set(old.get('files', [])) - set(written): (folder / f).unlink(missing_ok=True)   # sheets of an earlier, larger map
+        from dual_ifm.core import save_json
+        save_json({'written_by': 'dual_ifm html_map', 'page': page.name, 'files': sorted(written), 'sheets': keys}, folder / _OWN)
+        if bad:
+            import warnings
+            warnings.warn(f'{len(bad)} photograph(s) could not be read and show as grey tiles, e.g. {bad[:3]}.')
+    title = title or f'{len(z)} photographs'
     import html as _html
-    page = (_HTML.replace('__TITLE__', _html.escape(title)).replace('__THUMB__', str(thumb))
-            .replace('__EVTEXT__', ' and its evidence map' if evs is not None else '')
-            .replace('__DATA__', json.dumps(data).replace('</', '<\\/')))          # the data last: file names cannot inject markup
-    with atomic_write(out, 'w', encoding='utf-8') as fh: fh.write(page)
-    return out
+    page_text = (_MAP_PAGE.replace('__TILE__', str(thumb)).replace('__EVTEXT__', ' and its evidence map' if with_ev else '')
+                 .replace('__TITLE__', _html.escape(title)).replace('__DATA__', _script_json(data)))   # data last: it cannot add placeholders
+    with atomic_write(page, 'w', encoding='utf-8') as fh: fh.write(page_text)
+    return page
+
+def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint, e, batch_size, device, workers, progress, made={}):
+    """All thumbnail (and evidence) sheets; evidence from a checkpoint is computed per sheet and appended to evidence.npy.
+    A thumbnail sheet that `made` (name -> `_sheet_key`) says was made from the same photographs is kept as it is."""
+    from functools import partial
+    from dual_ifm.core import parallel_map
+    from tqdm import tqdm
+    n = len(files); sheets = range(0, n, per)
+    written = [f'{kind}_{k // per:05d}.jpg' for k in sheets for kind in ('thumbs',) * thumbs + ('evidence',) * (evidence is not None or checkpoint is not None)]
+    bad, keys = [], {}
+    if evidence is None and checkpoint is None:                      # thumbnails only: sheets in parallel, nothing held
+        keys = {f'thumbs_{k // per:05d}.jpg': _sheet_key(files[k:k + per], tile, cols) for k in sheets}
+        jobs = [(folder, k // per, files[k:k + per], tile, cols, None, thumbs) for k in sheets
+                if made.get(f'thumbs_{k // per:05d}.jpg') != keys[f'thumbs_{k // per:05d}.jpg'] or not (folder / f'thumbs_{k // per:05d}.jpg').exists()]
+        for b in parallel_map(_atlas_sheet, jobs, workers=workers, desc='thumbnails', progress=progress): bad += b
+        return bad, written, keys
+    make = _EvidenceMaker(checkpoint, files, e, batch_size, device) if checkpoint is not None else None
+    w = NpyWriter(folder / 'evidence.npy', (n,) + tuple(make(files[:1]).shape[1:]), np.float16) if make is not None else None
+    try:
+        for k in tqdm(sheets, desc='thumbnails and evidence', disable=not progress, dynamic_ncols=True):
+            maps = make(files[k:k + per]) if make is not None else np.asarray(evidence[k:k + per], np.float32)
+            if w is not None: w.write(maps)
+            bad += _atlas_sheet((folder, k // per, files[k:k + per], tile, cols, maps, thumbs))
+    except BaseException as err:
+        if w is not None:
+            try: w.close(err)
+            except BaseException: pass
+        raise
+    if w is not None: w.close(); written.append('evidence.npy')
+    return bad, written, keys
 
 # %% ../nbs/10_map.ipynb #2e70258f
 MAP_KINDS = ('scatter', 'thumbnails', 'density', 'compare', 'html')
@@ -311,50 +776,45 @@ MAP_KINDS = ('scatter', 'thumbnails', 'density', 'compare', 'html')
 class MapConfig:
     "Settings of `dual-ifm map`."
     embedding: Path = field(metadata={'help': 'an .npz file written by `dual-ifm embed` (with --save-h for the compare kind)'})
-    out: Path = field(metadata={'help': 'output file: an image (.png, .jpg, .pdf, .svg) or, for --kind html, an .html page'})
+    out: Path = field(metadata={'help': 'output file: an image (.png, .jpg, .pdf, .svg) or, for --kind html, an .html page '
+                                        '(a folder with --bundle)'})
     kind: Literal['auto', 'scatter', 'thumbnails', 'density', 'compare', 'html'] = field(default='auto', metadata={
         'help': 'scatter, thumbnails, density, compare (model map vs PCA and t-SNE of h, with kNN scores), html (interactive); '
-                'auto: html for .html files, else scatter'})
-    color: str | None = field(default=None, metadata={'help': 'stored label to colour by (e.g. drbin, age, camera)'})
+                'auto: html for .html files and --bundle, else scatter'})
+    color: str | None = field(default=None, metadata={'help': 'stored label to colour by (e.g. drbin, age, camera); the html page offers all'})
     title: str | None = field(default=None, metadata={'help': 'figure title'})
     grid: int = field(default=16, metadata={'help': 'cells per side of the thumbnail map'})
     k: int = field(default=10, metadata={'help': 'neighbours of the kNN scores'})
     checkpoint: str | None = field(default=None, metadata={'help': 'fine-tuned checkpoint: the html map also shows evidence maps'})
     tsne: bool = field(default=True, metadata={'help': 'include the t-SNE baseline in compare'})
-
-def _evidence_for(checkpoint: str, files, emb: dict):
-    import torch
-    from PIL import Image
-    from dual_ifm.data import FundusDataset
-    from dual_ifm.evidence import evidence_maps
-    from dual_ifm.model import DualIFM
-    model = DualIFM.from_checkpoint(checkpoint)
-    size = Image.open(files[0]).size[0]
-    if 'image_path' not in emb: raise ValueError('The embedding has no image_path entries; re-embed it with `dual-ifm embed`.')
-    folder = Path(files[0]).parents[1 + str(emb['image_path'][0]).count('/')]      # <root>/<dataset>/dim_<size>/<image_path>
-    mean, std = FundusDataset(folder.name, root=folder.parent, image_size=size, features=[], split='all').normalization
-    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert('RGB'))).permute(2, 0, 1) for f in files])
-    maps, _ = evidence_maps(model, x, mean, std)
-    return maps[:, -1].numpy()
+    thumbs: Literal['atlas', 'dataset'] = field(default='atlas', metadata={
+        'help': 'html: thumbnail sheets written beside the page (atlas) or the prepared photographs linked by relative path (dataset)'})
+    thumb: int = field(default=128, metadata={'help': 'html: thumbnail size in pixels'})
+    bundle: bool = field(default=False, metadata={'help': 'html: write a portable folder OUT/ holding index.html and all its thumbnails'})
+    batch_size: int = field(default=16, metadata={'help': 'html with --checkpoint: photographs per evidence batch'})
+    workers: int | None = field(default=None, metadata={'help': 'html: processes writing thumbnail sheets (0: this one; default: CPUs, at most 8)'})
+    progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
 
 def run_map(cfg: MapConfig) -> Path:
     "Draw the map of an embedding file to `cfg.out` in the asked kind; `compare` also writes the kNN table as CSV next to it."
     import matplotlib.pyplot as plt
-    kind = cfg.kind if cfg.kind != 'auto' else ('html' if Path(cfg.out).suffix.lower() in ('.html', '.htm') else 'scatter')
+    kind = cfg.kind if cfg.kind != 'auto' else ('html' if cfg.bundle or Path(cfg.out).suffix.lower() in ('.html', '.htm') else 'scatter')
+    if kind not in MAP_KINDS: raise ValueError(f'Unknown kind {kind!r}; choose one of {MAP_KINDS}.')
+    if cfg.grid < 1: raise ValueError(f'--grid must be at least 1, got {cfg.grid}.')
     e = load_embedding(cfg.embedding)
     Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
     if kind == 'html':
-        ev = _evidence_for(cfg.checkpoint, [str(f) for f in e['image_file']], e) if cfg.checkpoint else None
-        return html_map(e, cfg.out, cfg.color, evidence=ev, title=cfg.title)
+        return html_map(e, cfg.out, cfg.color, thumb=cfg.thumb, title=cfg.title, thumbs=cfg.thumbs, bundle=cfg.bundle,
+                        checkpoint=cfg.checkpoint, batch_size=cfg.batch_size, workers=cfg.workers, progress=cfg.progress)
     if cfg.checkpoint: raise ValueError('--checkpoint (evidence maps) only applies to --kind html.')
+    if cfg.bundle: raise ValueError('--bundle only applies to --kind html.')
     if kind == 'scatter': fig = plot_map(e, cfg.color, title=cfg.title)
     elif kind == 'thumbnails': fig = plot_thumbnails(e, cfg.grid, color=cfg.color, title=cfg.title)
     elif kind == 'density': fig = plot_density(e, cfg.color, title=cfg.title)
-    elif kind == 'compare':
+    else:
         tab, maps = compare_maps(e, cfg.color, cfg.k, tsne=cfg.tsne)
         fig = plot_compare(e, maps, tab, cfg.color)
         save_csv(tab, Path(cfg.out).with_suffix('.csv'), index=False)
-    else: raise ValueError(f'Unknown kind {kind!r}; choose one of {MAP_KINDS}.')
     save_figure(fig, cfg.out); plt.close(fig)
     return Path(cfg.out)
 
