@@ -245,8 +245,9 @@ def write_report(cfg: DemoConfig, st: dict) -> Path:
                   'would otherwise draw from its features h:</p>',
                   _table(m['knn'], ['map', 'n_test', 'accuracy', 'balanced_accuracy', 'auroc'])]
         parts += [_img_tag(m['figures'][f]) for f in ('compare', 'labels')] + [_img_tag(m['figures']['thumbnails'], '60%')]
-        if key == 'align': parts += ['<p>Interactive version (hover a point for its photograph and evidence map): '
-                                     '<a href="map.html">map.html</a>.</p>']
+        if key == 'align': parts += ['<p>Interactive version: <a href="map.html">map.html</a> (zoom, pan, search by file name, '
+                                     'shift-drag to select and save as CSV; hover for the photograph and its evidence; keep map_files/ '
+                                     'beside it).</p>']
     ft = st.get('finetune')
     if ft:
         parts += ['<h2>4. Fine-tuning the evidence head</h2>',
