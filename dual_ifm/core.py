@@ -26,8 +26,8 @@ from tqdm import tqdm
 # %% auto #0
 __all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
            'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'RuntimeConfig',
-           'runtime_of', 'refuse_runtime', 'skip_test', 'default_workers', 'parallel_map', 'show_jpeg',
-           'seed_everything', 'compile_quietly']
+           'runtime_of', 'refuse_runtime', 'read_config_file', 'config_file_values', 'load_config', 'save_config',
+           'skip_test', 'default_workers', 'parallel_map', 'show_jpeg', 'seed_everything', 'compile_quietly']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -165,43 +165,71 @@ def config_fields(cls) -> list[tuple[dataclasses.Field, Any]]:
     hints = typing.get_type_hints(cls)
     return [(f, hints[f.name]) for f in fields(cls) if f.init]
 
-def add_config_args(parser: argparse.ArgumentParser, cls, exclude: Iterable[str] = (), positional: Iterable[str] = ()):
-    """Add one command-line option per field of dataclass `cls` to `parser` (fields in `positional` become positional).
-    A configuration that extends `RuntimeConfig` gets two groups in `--help`: the job's own settings, then the runtime."""
-    exclude, positional = set(exclude), list(positional)
-    runtime = set(getattr(cls, 'RUNTIME_FIELDS', ()))
+def _field_default(f):
+    "(has a default, the default) of a dataclass field."
+    if f.default is not MISSING: return True, f.default
+    if f.default_factory is not MISSING: return True, f.default_factory()
+    return False, None
+
+def _help_text(f, kind, has_default, default) -> str:
+    text = f.metadata.get('help', '')
+    if f.name == 'progress' and kind == 'bool': return text + ' (default: on when stderr is a terminal)'
+    if not has_default: return text + ' (required)'
+    if kind == 'bool': return text + f' (default: {"on" if default else "off"})'
+    if default is not None: text += f' (default: {",".join(map(str, default)) if isinstance(default, (list, tuple)) else default})'
+    return text
+
+# %% ../nbs/00_core.ipynb #578d3c88
+def add_config_args(parser: argparse.ArgumentParser, cls, exclude: Iterable[str] = (), positional: Iterable[str] = (),
+                    config_file: bool = True):
+    """Add one command-line option per field of dataclass `cls` to `parser` (fields in `positional` become positional),
+    and `--config FILE` (settings from a file, which the options given override). Only the options given land in the
+    parsed namespace, so `config_from_args` can tell them from the dataclass's defaults and the file's values.
+    A configuration that extends `RuntimeConfig` gets two groups in `--help`: the job's own settings, then the runtime;
+    the runtime settings the job does not support (its `UNSUPPORTED`) are left out."""
+    exclude = set(exclude) | set(getattr(cls, 'UNSUPPORTED', ()))
+    positional, runtime = list(positional), set(getattr(cls, 'RUNTIME_FIELDS', ()))
+    if config_file:
+        parser.add_argument('--config', metavar='FILE', dest='config_file', type=Path, default=argparse.SUPPRESS, action=_ConfigFile,
+                            help="settings from a file: a run's config.json, or YAML/JSON with these options' names; options given here override it")
     groups = ({False: parser.add_argument_group('settings of this job'),
                True: parser.add_argument_group('runtime (how it runs; the same options for every job)')} if runtime else None)
     for f, tp in sorted(config_fields(cls), key=lambda ft: ft[0].name in runtime):
         if f.name in exclude: continue
         target = groups[f.name in runtime] if groups else parser
         conv, choices, kind = _field_converter(tp, f.name.replace('_', '-'))
-        has_default = not (f.default is MISSING and f.default_factory is MISSING)
-        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING else None)
-        helptext = f.metadata.get('help', '')
-        if has_default and default is not None and kind != 'bool':
-            shown = ','.join(map(str, default)) if isinstance(default, (list, tuple)) else default
-            helptext += f' (default: {shown})'
-        helptext = helptext.replace('%', '%%')         # argparse formats help with %: '4%' must stay text
-        flag = '--' + f.name.replace('_', '-')
+        has_default, default = _field_default(f)
+        helptext = _help_text(f, kind, has_default, default).replace('%', '%%')   # argparse formats help with %
+        flag, given_only = '--' + f.name.replace('_', '-'), argparse.SUPPRESS
         if f.name in positional:
             target.add_argument(f.name, type=conv, choices=choices, help=helptext, metavar=f.name.upper())
         elif kind == 'bool':
-            target.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
-                                help=helptext + (f' (default: {"on" if default else "off"})' if has_default else ''))
+            terminal = f.name == 'progress'           # progress bars only where someone watches them
+            target.add_argument(flag, action=argparse.BooleanOptionalAction, help=helptext,
+                                default=sys.stderr.isatty() if terminal else given_only)
         else:
-            target.add_argument(flag, type=conv, choices=choices, default=default if has_default else None,
-                                required=not has_default, help=helptext, dest=f.name,
-                                metavar=f.metadata.get('metavar', 'LIST' if kind == 'seq' else None))
+            target.add_argument(flag, type=conv, choices=choices, default=given_only, required=not has_default, help=helptext,
+                                dest=f.name, metavar=f.metadata.get('metavar', 'LIST' if kind == 'seq' else None))
     return parser
 
-# %% ../nbs/00_core.ipynb #578d3c88
+# %% ../nbs/00_core.ipynb #cfa7e5d1
+class _ConfigFile(argparse.Action):
+    "`--config FILE`: the file can give what the command line must otherwise give, so required options become optional."
+    def __call__(self, parser, namespace, value, option_string=None):
+        setattr(namespace, self.dest, value)
+        for a in parser._actions:
+            if a.option_strings and a.required: a.required = False
+
 def config_from_args(cls, args: argparse.Namespace | dict, **overrides):
-    "Build dataclass `cls` from parsed arguments (unknown keys are ignored), then apply `overrides`."
+    """Build dataclass `cls` from parsed arguments (unknown keys are ignored): the options given, over the settings of
+    `--config FILE` (`args.config_file`), over the dataclass's defaults; then apply `overrides`."""
     d = vars(args) if isinstance(args, argparse.Namespace) else dict(args)
     names = {f.name for f, _ in config_fields(cls)}
-    kw = {k: v for k, v in d.items() if k in names}
+    kw = config_file_values(cls, d['config_file']) if d.get('config_file') is not None else {}
+    kw.update({k: v for k, v in d.items() if k in names})
     kw.update(overrides)
+    missing = [f.name for f, _ in config_fields(cls) if f.name not in kw and not _field_default(f)[0]]
+    if missing: raise ValueError(f'--{missing[0].replace("_", "-")} is required: give it on the command line or in the --config file.')
     return cls(**kw)
 
 def config_to_dict(cfg) -> dict:
@@ -231,7 +259,7 @@ def parse_error(parser: argparse.ArgumentParser, argv: list[str]) -> str:
 class RuntimeConfig:
     "How a job runs, shared by every job that runs a model; a job's configuration extends it with what it computes."
     device: str | None = dataclasses.field(default=None, metadata={'help': 'cpu, cuda, cuda:1 ... (default: cuda if available)'})
-    precision: Literal['bf16', 'fp32', 'fp64'] = dataclasses.field(default='bf16', metadata={'help': 'bfloat16 autocast, float32, or float64 (for exactness checks)'})
+    precision: Literal['bf16', 'fp16', 'fp32', 'fp64'] = dataclasses.field(default='bf16', metadata={'help': 'bfloat16 autocast; float16 autocast with a gradient scaler (GPUs without bfloat16: V100, T4); float32; or float64 (for exactness checks)'})
     channels_last: bool = dataclasses.field(default=True, metadata={'help': 'channels-last memory layout'})
     compile: bool = dataclasses.field(default=False, metadata={'help': 'torch.compile the model'})
     workers: int | None = dataclasses.field(default=None, metadata={'help': "data-loading worker processes (default: the job's choice from the CPUs)"})
@@ -239,6 +267,8 @@ class RuntimeConfig:
     keep_memory: bool = dataclasses.field(default=True, metadata={'help': 'on a CPU, keep freed memory in the process (dual_ifm.accel)'})
     progress: bool = dataclasses.field(default=True, metadata={'help': 'show progress bars'})
     seed: int = dataclasses.field(default=0, metadata={'help': 'random seed'})
+
+    UNSUPPORTED = ()        # runtime settings a job cannot honour: refused when set, and left out of its --help
 
 RuntimeConfig.RUNTIME_FIELDS = tuple(f.name for f in fields(RuntimeConfig))
 
@@ -251,6 +281,74 @@ def refuse_runtime(cfg, job: str, *names: str) -> None:
     base = RuntimeConfig()
     bad = [n for n in names if getattr(cfg, n) != getattr(base, n)]
     if bad: raise ValueError(f'{job} does not support --{bad[0].replace("_", "-")} {getattr(cfg, bad[0])!r}; leave it at its default ({getattr(base, bad[0])!r}).')
+
+# %% ../nbs/00_core.ipynb #614b4419
+def read_config_file(path: str | os.PathLike) -> tuple[dict, str | None]:
+    """The settings in a YAML or JSON file, and the job that wrote it when it is a run's `config.json`
+    (`{"job": ..., "config": {...}}`; its `progress` setting is not replayed). Names may be written with `-` or `_`."""
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'--config {path}: no such file.')
+    try: text = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError: raise ValueError(f'--config {path}: not a text file; give a YAML or JSON file of settings.') from None
+    try:
+        if path.suffix.lower() in ('.yaml', '.yml'):
+            import yaml
+            d = yaml.safe_load(text)
+        else: d = json.loads(text)
+    except Exception as e:
+        kind = 'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON (name it .yaml for YAML)'
+        raise ValueError(f'--config {path}: not valid {kind}: {" ".join(str(e).split())}') from None
+    if not isinstance(d, dict): raise ValueError(f'--config {path}: expected a mapping of settings (name: value), found a {type(d).__name__}.')
+    job = d.get('job') if isinstance(d.get('config'), dict) else None
+    if isinstance(d.get('config'), dict): d = {k: v for k, v in d['config'].items() if k != 'progress'}
+    return {str(k).replace('-', '_'): v for k, v in d.items()}, job
+
+# %% ../nbs/00_core.ipynb #a9def7ee
+def _file_value(v, tp, name: str, where: str):
+    "A value read from a settings file, converted to the field's type, or a ValueError naming it."
+    flag = '--' + name.replace('_', '-')
+    base, optional = _unwrap_optional(tp)
+    if v is None:
+        if optional: return None
+        raise ValueError(f'{where}: {name} cannot be empty (null); give a value or remove the line.')
+    conv, choices, kind = _field_converter(tp, name.replace('_', '-'))
+    bad = ValueError(f'{where}: {name}: {v!r} is not a valid value of {flag}' + (f' (choose one of {choices})' if choices else '') + '.')
+    if kind == 'bool':
+        if not isinstance(v, bool): raise bad
+        return v
+    if kind == 'seq':
+        items = conv(v) if isinstance(v, str) else v
+        if not isinstance(items, (list, tuple)): raise bad
+        item = next((a for a in typing.get_args(base) if a is not Ellipsis), str)
+        if any(isinstance(x, (bool, dict, list)) for x in items): raise bad
+        try: return [item(x) for x in items]
+        except (TypeError, ValueError): raise bad from None
+    if isinstance(v, (dict, list, bool)) and conv is not bool: raise bad
+    try: out = conv(v)
+    except (TypeError, ValueError): raise bad from None
+    if conv is int and isinstance(v, float) and v != out: raise bad        # 2.5 is not an int
+    if choices and out not in choices: raise bad
+    return out
+
+def config_file_values(cls, path: str | os.PathLike) -> dict:
+    "The settings of dataclass `cls` that the file at `path` gives, checked and converted; an error names what is wrong."
+    values, job = read_config_file(path)
+    types = {f.name: tp for f, tp in config_fields(cls)}
+    unknown = [k for k in values if k not in types]
+    if unknown:
+        raise ValueError(f'--config {path}: {", ".join(map(repr, unknown))} {"is not a setting" if len(unknown) == 1 else "are not settings"} '
+                         f'of this job' + (f' (the file was written by dual-ifm {job})' if job else '') + '; remove '
+                         + ('it' if len(unknown) == 1 else 'them') + ' (--help lists the settings).')
+    return {k: _file_value(v, types[k], k, f'--config {path}') for k, v in values.items()}
+
+def load_config(cls, path: str | os.PathLike, **overrides):
+    "Build dataclass `cls` from a settings file (a run's config.json, or YAML/JSON), with `overrides` on top."
+    return config_from_args(cls, {'config_file': path}, **overrides)
+
+def save_config(cfg, path: str | os.PathLike, job: str, **extra) -> Path:
+    "Write a run's `config.json`: the job, the package version and the whole configuration (replayable with `--config`)."
+    from dual_ifm import __version__
+    return save_json({'job': job, 'dual_ifm': __version__, 'config': cfg, **extra}, path)
 
 # %% ../nbs/00_core.ipynb #9a63895e
 def skip_test(name: str, reason: str) -> None:
