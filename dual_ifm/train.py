@@ -25,16 +25,17 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .augment import BatchAugment
 from .accel import CPU_KERNELS, accelerate, keep_freed_memory
-from .core import RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, save_csv, save_figure, save_json
+from .core import RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, save_config, save_csv, save_figure, save_json
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
 from .model import DualIFM, dataset_meta, load_checkpoint, save_checkpoint
 
 # %% auto #0
-__all__ = ['OPTIMISERS', 'METHODS', 'DEFAULT_EPOCHS', 'DEFAULT_WARMUP', 'DEFAULT_OPTIMISER', 'DEFAULT_WEIGHT_DECAY', 'DistEnv',
-           'init_distributed', 'cleanup_distributed', 'GlobalBatchNorm2d', 'convert_sync_bn', 'ShardedBatchSampler',
-           'IndexedDataset', 'ViewCollate', 'LARS', 'default_lr', 'make_optimizer', 'epoch_lr', 'Stage', 'plan_stages',
-           'PretrainConfig', 'NonFiniteLoss', 'Pretrainer', 'pretrain', 'plot_history']
+__all__ = ['OPTIMISERS', 'AUTOCAST_DTYPES', 'METHODS', 'DEFAULT_EPOCHS', 'DEFAULT_WARMUP', 'DEFAULT_OPTIMISER',
+           'DEFAULT_WEIGHT_DECAY', 'DistEnv', 'init_distributed', 'cleanup_distributed', 'GlobalBatchNorm2d',
+           'convert_sync_bn', 'ShardedBatchSampler', 'IndexedDataset', 'ViewCollate', 'LARS', 'default_lr',
+           'make_optimizer', 'epoch_lr', 'autocast', 'make_scaler', 'optimiser_step', 'NonFiniteLoss', 'FiniteWatch',
+           'Stage', 'plan_stages', 'PretrainConfig', 'check_resume_settings', 'Pretrainer', 'pretrain', 'plot_history']
 
 # %% ../nbs/07_train.ipynb #130e8907
 @dataclass
@@ -198,6 +199,49 @@ def epoch_lr(base: float, epoch: int, epochs: int, warmup: int) -> float:
     rest = max(1, epochs - warmup)
     return base * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / rest))
 
+# %% ../nbs/07_train.ipynb #0e92909d
+AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def autocast(device, precision: str):
+    "The autocast context of `precision` on `device`: bfloat16 or float16 autocast, or none (fp32, fp64)."
+    return torch.autocast(torch.device(device).type, dtype=AUTOCAST_DTYPES.get(precision, torch.bfloat16),
+                          enabled=precision in AUTOCAST_DTYPES)
+
+def make_scaler(device, precision: str, **kwargs) -> torch.amp.GradScaler:
+    "The gradient scaler of a run: active under float16 only (bfloat16 has float32's range and needs none)."
+    return torch.amp.GradScaler(torch.device(device).type, enabled=precision == 'fp16', **kwargs)
+
+def optimiser_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, params=None,
+                   clip: float | None = None) -> bool:
+    """Backward and step through `scaler`: the loss is scaled before the backward pass, the gradients unscaled
+    before `clip`ping their norm, and a step whose gradients overflowed is skipped (the scale is lowered instead).
+    Returns whether the step was taken (always, without float16; checking costs a sync only with it)."""
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if clip:
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    if not scaler.is_enabled():
+        opt.step(); return True
+    before = scaler.get_scale()
+    scaler.step(opt); scaler.update()
+    return scaler.get_scale() >= before
+
+# %% ../nbs/07_train.ipynb #008c6faf
+class NonFiniteLoss(RuntimeError):
+    "The loss became NaN or infinite."
+
+class FiniteWatch:
+    "Remembers, on the device and without a sync per step, the first step whose loss was not finite."
+    def __init__(self, device): self.first = torch.full((), -1, dtype=torch.long, device=device)
+    def see(self, step: int, loss: torch.Tensor):
+        bad = (self.first < 0) & ~torch.isfinite(loss.detach())
+        self.first = torch.where(bad, torch.full_like(self.first, step), self.first)
+    def bad_step(self) -> int | None:
+        "The first bad step seen (0-based), or None."
+        k = int(self.first.item())
+        return k if k >= 0 else None
+
 # %% ../nbs/07_train.ipynb #b98e77c2
 METHODS = ('simclr', 'tsimcne', 'dual-ifm')
 DEFAULT_EPOCHS = {'simclr': [1000], 'tsimcne': [1000, 50, 450], 'dual-ifm': [1000, 25, 200]}
@@ -290,9 +334,6 @@ class PretrainConfig(RuntimeConfig):
         return f'{method}_{self.backbone}_{self.dataset}_{self.image_size}_{sum(self.epochs)}'
 
 # %% ../nbs/07_train.ipynb #a295f410
-class NonFiniteLoss(RuntimeError):
-    "The loss became NaN or infinite."
-
 def _rng_state() -> dict:
     np_state = np.random.get_state()
     return {'torch': torch.get_rng_state(), 'numpy': [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
@@ -308,6 +349,13 @@ def _set_rng_state(s: dict):
 # %% ../nbs/07_train.ipynb #2fbba416
 _RESUME_KEYS = ('method', 'backbone', 'width', 'dataset', 'image_size', 'split', 'sample_size', 'batch_size', 'epochs', 'warmup',
                 'optimizer', 'lr', 'embedding_dim', 'augment', 'seed')
+
+def check_resume_settings(old: dict, cfg, keys, where) -> None:
+    "Refuse to resume the run in `where` when `cfg` changes one of the settings `keys` that shape the model or the data."
+    new = config_to_dict(cfg)
+    diff = [f'--{k.replace("_", "-")} {old.get(k)!r} -> {new[k]!r}' for k in keys if old.get(k) != new[k]]
+    if diff: raise ValueError(f'--resume: the settings differ from the run in {where} ({"; ".join(diff)}). '
+                              'Use the same settings to continue it, or a new --out for a new run.')
 
 class Pretrainer:
     "Runs the stages of a `PretrainConfig`: data, model, optimisers, logging, checkpoints, resumption."
@@ -347,8 +395,11 @@ def _setup_model(self: Pretrainer):
     torch.manual_seed(c.seed)
     if c.init is not None:
         self.model = DualIFM.from_checkpoint(c.init)
-        if self.model.config['backbone'] != c.backbone:
-            raise ValueError(f'--init {c.init} holds a {self.model.config["backbone"]}, but --backbone is {c.backbone}.')
+        mc = self.model.config
+        for k, have in (('backbone', mc['backbone']), ('width', mc.get('width', 1.0))):
+            if have != getattr(c, k):
+                raise ValueError(f'--init {c.init} holds a {mc["backbone"]} of width {mc.get("width", 1.0):g}, but --{k} is {getattr(c, k)}; '
+                                 f'give --{k} {have} to start from it.')
     else:
         self.model = DualIFM(c.backbone, embedding_dim=c.embedding_dim, width=c.width, small_input=c.image_size < 128 and c.backbone.startswith('resnet'))
     if c.resume: self._load_latest()
@@ -358,25 +409,34 @@ def _setup_model(self: Pretrainer):
     self.acceleration = accelerate(self.model, self.env.device, c.precision, c.channels_last, c.cpu_kernels)
 
 # %% ../nbs/07_train.ipynb #a09b19ca
+def _ckpt_order(p: Path):
+    "Sort key of ckpt_s<stage>_e<epoch>.pt: the position in the schedule."
+    s, e = p.stem.split('_')[1:]
+    return int(s[1:]), int(e[1:])
+
 @patch
 def _load_latest(self: Pretrainer):
     c = self.cfg
-    latest = self.ckpt_dir / 'latest.json'
-    if not latest.exists():
-        raise FileNotFoundError(f'--resume: no checkpoint to resume in {self.ckpt_dir} (latest.json missing). Start without --resume.')
-    clean_partial_files(self.ckpt_dir)
-    name = json.loads(latest.read_text())['file']
-    ck = load_checkpoint(self.ckpt_dir / name)
-    old = ck['train_config']
-    diff = [f'{k}: {old.get(k)!r} -> {config_to_dict(c)[k]!r}' for k in _RESUME_KEYS if old.get(k) != config_to_dict(c)[k]]
-    if diff: raise ValueError(f'--resume: the settings differ from the run in {c.out} ({"; ".join(diff)}). Use the same settings, or a new --out.')
+    clean_partial_files(self.ckpt_dir) if self.ckpt_dir.exists() else None
+    found = sorted(self.ckpt_dir.glob('ckpt_s*_e*.pt'), key=_ckpt_order, reverse=True) if self.ckpt_dir.exists() else []
+    if not found: raise FileNotFoundError(f'--resume: no checkpoint to resume in {self.ckpt_dir}. Start without --resume.')
+    try: newest = self.ckpt_dir / json.loads((self.ckpt_dir / 'latest.json').read_text())['file']
+    except (OSError, ValueError, KeyError, TypeError): newest = found[0]
+    candidates = [newest] + [p for p in found if p != newest]
+    for i, path in enumerate(candidates):
+        try: ck = load_checkpoint(path); break
+        except (ValueError, RuntimeError, EOFError, KeyError) as err:
+            if i + 1 == len(candidates):
+                raise ValueError(f'--resume: no checkpoint in {self.ckpt_dir} can be read (the last one tried: {err}). Start a new run with a new --out.') from None
+            warnings.warn(f'--resume: {path.name} cannot be read ({err}); resuming from the previous checkpoint, {candidates[i + 1].name}.', stacklevel=2)
+    check_resume_settings(ck['train_config'], c, _RESUME_KEYS, c.out)
     self.model = DualIFM(**ck['model_config'])
     self.model.load_state_dict(ck['state_dict'])
     self.pos = (ck['stage_index'], ck['epoch_in_stage'])
     self.history, self.wandb_id = list(ck['history']), ck.get('wandb_id')
-    self._resume_opt = ck['optimizer']
+    self._resume_opt, self._resume_scaler = ck['optimizer'], ck.get('scaler')
     _set_rng_state(ck['rng'])
-    self.resumed_from = self.ckpt_dir / name
+    self.resumed_from = path
 
 # %% ../nbs/07_train.ipynb #e1328075
 @patch
@@ -395,9 +455,11 @@ def _prepare_stage(self: Pretrainer, stage: Stage, fresh: bool):
     self.loss_fn = ContrastiveLoss(stage.loss, self.cfg.temperature, self.cfg.negatives)
     self.opt = make_optimizer(self.cfg.optimizer, m.parameters(), stage.lr, self.cfg.weight_decay, self.cfg.momentum, self.cfg.trust,
                               fused=self.env.device.type in ('cpu', 'cuda') and self.cfg.optimizer in ('sgd', 'adamw'))
+    self.scaler = make_scaler(self.env.device, self.cfg.precision)
     if getattr(self, '_resume_opt', None) is not None and not fresh:
         self.opt.load_state_dict(self._resume_opt)
-    self._resume_opt = None
+        if getattr(self, '_resume_scaler', None): self.scaler.load_state_dict(self._resume_scaler)
+    self._resume_opt = self._resume_scaler = None
 
 # %% ../nbs/07_train.ipynb #bb968ce8
 @patch
@@ -422,7 +484,7 @@ def _epoch(self: Pretrainer, stage: Stage, si: int, epoch: int, global_epoch: in
     self.sampler.set_epoch(global_epoch); self.collate.epoch = global_epoch
     self.net.train()
     loss_sum = torch.zeros((), device=e.device, dtype=torch.float64)
-    first_bad = torch.full((), -1, dtype=torch.long, device=e.device)
+    watch, skipped = FiniteWatch(e.device), 0
     n_steps = len(self.sampler)
     bar = None
     if e.main and c.progress:
@@ -431,22 +493,18 @@ def _epoch(self: Pretrainer, stage: Stage, si: int, epoch: int, global_epoch: in
     t0 = time.perf_counter()
     for k, batch in enumerate(self.loader):
         x, b = self._views(batch)
-        with torch.autocast(e.device.type, dtype=torch.bfloat16, enabled=c.precision == 'bf16'):
+        with autocast(e.device, c.precision):
             z = self.net(x, want='z').z
         loss = self.loss_fn(z[:b], z[b:])
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if c.clip_grad: torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
-        self.opt.step()
-        ld = loss.detach()
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(ld), torch.tensor(k, device=e.device), first_bad)
-        loss_sum += ld
+        skipped += not optimiser_step(loss, self.opt, self.scaler, [p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
+        watch.see(k, loss)
+        loss_sum += loss.detach()
         if (k + 1) % c.log_every == 0 or k + 1 == n_steps:
-            self._check_finite(first_bad, stage, epoch, n_steps)
+            self._check_finite(watch, stage, epoch, n_steps)
             if bar is not None: bar.set_postfix(loss=f'{loss_sum.item() / (k + 1):.4f}', lr=f'{lr:.3g}'); bar.update((k + 1) - bar.n)
     sec = time.perf_counter() - t0
     if bar is not None: bar.close()
-    self._check_finite(first_bad, stage, epoch, n_steps)
+    self._check_finite(watch, stage, epoch, n_steps)
     grads = [p.grad.detach().float() for p in self.model.parameters() if p.grad is not None]
     mean_loss = loss_sum / max(1, n_steps)
     if e.world > 1: dist.all_reduce(mean_loss); mean_loss /= e.world
@@ -454,13 +512,14 @@ def _epoch(self: Pretrainer, stage: Stage, si: int, epoch: int, global_epoch: in
            'img/s': n_steps * c.batch_size / sec, 'seconds': sec,
            'grad_norm': torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item() if grads else 0.0,
            'grad_max': max(g.abs().max().item() for g in grads) if grads else 0.0}
+    if self.scaler.is_enabled(): row.update(loss_scale=self.scaler.get_scale(), skipped_steps=skipped)
     with torch.no_grad(): row.update(distance_quantiles(z[:b].detach(), z[b:].detach()))
     return row
 
 @patch
-def _check_finite(self: Pretrainer, first_bad, stage, epoch, n_steps):
-    k = int(first_bad.item())
-    if k >= 0:
+def _check_finite(self: Pretrainer, watch: FiniteWatch, stage, epoch, n_steps):
+    k = watch.bad_step()
+    if k is not None:
         last = json.loads((self.ckpt_dir / 'latest.json').read_text())['file'] if (self.ckpt_dir / 'latest.json').exists() else None
         raise NonFiniteLoss(f'The loss became NaN or infinite at stage {stage.number}, epoch {epoch + 1}, step {k + 1} of {n_steps}; training stopped. '
                             + (f'The last good checkpoint is {self.ckpt_dir / last} (resume with --resume). ' if last else 'No checkpoint was written yet. ')
@@ -474,7 +533,7 @@ def _save(self: Pretrainer, si: int, epoch_done: int, stage_end: bool):
     name = f'ckpt_s{si + 1}_e{epoch_done:04d}.pt'
     meta = dataset_meta(self.ds, method=c.method)          # what a user of the weights needs: statistics, size
     save_checkpoint(self.ckpt_dir / name, self.model, train_config=c, metadata={'run': c.run_name}, meta=meta,
-                    optimizer=self.opt.state_dict(), stage_index=si, epoch_in_stage=epoch_done, history=self.history,
+                    optimizer=self.opt.state_dict(), scaler=self.scaler.state_dict(), stage_index=si, epoch_in_stage=epoch_done, history=self.history,
                     rng=_rng_state(), wandb_id=self.wandb_id)
     if stage_end:
         save_checkpoint(c.out / f'stage{si + 1}.pt', self.model, train_config=c, metadata={'run': c.run_name, 'stage': si + 1}, meta=meta,
@@ -508,7 +567,7 @@ def fit(self: Pretrainer) -> Path:
     c, e = self.cfg, self.env
     if e.main:
         c.out.mkdir(parents=True, exist_ok=True)
-        save_json({'config': c, 'world_size': e.world, 'device': str(e.device)}, c.out / 'config.json')
+        save_config(c, c.out / 'config.json', 'pretrain', world_size=e.world, device=str(e.device))
     self._init_wandb()
     stages = c.stages
     si0, ep0 = self.pos
