@@ -25,10 +25,11 @@ from fastcore.basics import patch
 from .augment import BatchAugment, view_seeds
 from .accel import accelerate, keep_freed_memory
 from .backbones import create_backbone
-from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_json, config_to_dict
+from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_json, config_to_dict, save_config
 from .data import FundusDataset, normalize, DatasetError
 from .losses import ContrastiveLoss
 from .model import DualIFM, dataset_meta, default_device, load_checkpoint, save_checkpoint
+from .train import FiniteWatch, NonFiniteLoss, autocast, check_resume_settings, make_scaler, optimiser_step
 
 # %% auto #0
 __all__ = ['METRICS', 'LAYERS', 'TASK_DEFAULTS', 'classification_metrics', 'load_encoder', 'with_head', 'extract_features',
@@ -281,13 +282,14 @@ class FinetuneConfig(RuntimeConfig):
     clip_grad: float = field(default=1.0, metadata={'help': 'gradient norm clipping'})
     freeze_bn: bool | None = field(default=None, metadata={'help': 'keep batch-norm statistics fixed (default: yes, except for --checkpoint random, whose statistics were never estimated)'})
     augment: str = field(default='mild', metadata={'help': 'training augmentation preset'})
-    precision: Literal['bf16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast or float32'})
+    precision: Literal['bf16', 'fp16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast, float16 autocast with a gradient scaler, or float32'})
     backbone: str = field(default='bagnet33', metadata={'help': 'backbone of the random/imagenet baselines'})
     width: float = field(default=1.0, metadata={'help': 'width of the random/imagenet baselines'})
     workers: int | None = field(default=2, metadata={'help': 'data-loading worker processes'})
     resume: bool = field(default=False, metadata={'help': 'continue the run(s) in OUT'})
 
-    def __post_init__(self): refuse_runtime(self, 'finetune', 'compile')
+    UNSUPPORTED = ('compile',)
+    def __post_init__(self): refuse_runtime(self, 'finetune', *self.UNSUPPORTED)
 
     def resolved(self, feature: str) -> 'FinetuneConfig':
         "A copy with the dataset's published defaults filled in."
@@ -347,6 +349,7 @@ class Finetuner:
         body = [p for n, p in self.model.named_parameters() if n.startswith('backbone.')]
         self.opt = torch.optim.AdamW([{'params': body, 'lr': cfg.lr_backbone}, {'params': heads, 'lr': cfg.lr_head}], weight_decay=cfg.weight_decay,
                                      fused=self.device.type in ('cpu', 'cuda'))
+        self.scaler = make_scaler(self.device, cfg.precision)
         self.state = {'epoch': 0, 'best': None, 'best_epoch': None, 'bad_epochs': 0, 'history': []}
         if cfg.resume and (self.out / 'last.pt').exists(): self._load()
 
@@ -368,7 +371,7 @@ def _phase(self: Finetuner, epoch):
 @patch
 def _forward(self: Finetuner, x):
     x = x.contiguous(memory_format=self.fmt)
-    with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == 'bf16'):
+    with autocast(self.device, self.cfg.precision):
         o = self.model(x, want=('logits', 'evidence'))
     return o.logits.float(), o.evidence
 
@@ -378,17 +381,21 @@ def train_epoch(self: Finetuner, epoch) -> dict:
     phase = self._phase(epoch)
     self.model.train()
     tot, l1, n = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0   # summed on the device: no sync per step
-    for x, y, idx in self._loader(self.rows['train'], True, epoch):
+    watch = FiniteWatch(self.device)
+    for k, (x, y, idx) in enumerate(self._loader(self.rows['train'], True, epoch)):
         x = self.augment(x.to(self.device), view_seeds(idx, epoch, 0, c.seed))
         y = y.to(self.device).long()
         logits, ev = self._forward(x)
         loss = F.cross_entropy(logits, y, weight=self.weights, label_smoothing=c.label_smoothing)
         pen = evidence_l1(ev)
         total = loss + c.sparsity * pen if c.sparsity else loss
-        self.opt.zero_grad(set_to_none=True); total.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
-        self.opt.step()
+        optimiser_step(total, self.opt, self.scaler, [p for p in self.model.parameters() if p.requires_grad], c.clip_grad)
+        watch.see(k, total)
         tot += loss.detach() * len(y); l1 += pen.detach() * len(y); n += len(y)
+    if (bad := watch.bad_step()) is not None:
+        raise NonFiniteLoss(f'The loss became NaN or infinite in fold {self.fold}, epoch {epoch + 1}, step {bad + 1}; fine-tuning stopped. '
+                            + (f'{self.out / "last.pt"} holds the last good epoch (continue with --resume). ' if (self.out / 'last.pt').exists() else '')
+                            + 'Lower --lr-backbone and --lr-head, or try --precision fp32.')
     return {'phase': phase, 'train_loss': tot.item() / n, 'train_l1': l1.item() / n}
 
 # %% ../nbs/08_downstream.ipynb #382fbc16
@@ -409,18 +416,23 @@ def evaluate(self: Finetuner, rows) -> tuple[dict, np.ndarray]:
     return {'loss': tot / len(Y), 'l1': l1 / len(Y), **m}, P
 
 # %% ../nbs/08_downstream.ipynb #828eb235
+_FINETUNE_RESUME_KEYS = ('checkpoint', 'dataset', 'feature', 'image_size', 'backbone', 'width', 'batch_size', 'lr_backbone', 'lr_head',
+                         'weight_decay', 'dropout', 'label_smoothing', 'sparsity', 'augment', 'unfreeze_epoch', 'freeze_bn', 'seed')
+
 @patch
 def _save(self: Finetuner):
     save_checkpoint(self.out / 'last.pt', self.model, train_config=self.cfg, metadata={'fold': self.fold}, meta=self.meta,
-                    optimizer=self.opt.state_dict(), finetune_state={k: v for k, v in self.state.items() if k != 'best'})
+                    optimizer=self.opt.state_dict(), scaler=self.scaler.state_dict(), finetune_state={k: v for k, v in self.state.items() if k != 'best'})
     (self.out / 'state.json').parent.mkdir(parents=True, exist_ok=True)
     save_json({k: v for k, v in self.state.items() if k != 'best'}, self.out / 'state.json')
 
 @patch
 def _load(self: Finetuner):
     ck = load_checkpoint(self.out / 'last.pt')
+    check_resume_settings(ck['train_config'], self.cfg, _FINETUNE_RESUME_KEYS, self.out)
     self.model.load_state_dict(ck['state_dict'])
     self.opt.load_state_dict(ck['optimizer'])
+    if ck.get('scaler'): self.scaler.load_state_dict(ck['scaler'])
     self.state.update(ck['finetune_state'])
     if (self.out / 'best.pt').exists(): self.state['best'] = load_checkpoint(self.out / 'best.pt')['state_dict']
 
@@ -474,7 +486,7 @@ def finetune(cfg: FinetuneConfig) -> pd.DataFrame:
         save_csv(pd.DataFrame(rows), out / 'metrics.csv')
     table = pd.DataFrame(rows)
     save_csv(summarise(table, ('model', 'dataset', 'feature', 'method', 'sparsity')), out / 'summary.csv')
-    save_json({'config': cfg}, out / 'config.json')
+    save_config(cfg, out / 'config.json', 'finetune')
     return table
 
 # %% ../nbs/08_downstream.ipynb #72e5443c
@@ -495,11 +507,11 @@ class AlignConfig(RuntimeConfig):
     min_lr: float = field(default=1e-5, metadata={'help': 'learning rate at the end of the cosine'})
     weight_decay: float = field(default=1e-4, metadata={'help': 'AdamW weight decay'})
     augment: str = field(default='fundus', metadata={'help': 'view augmentation preset'})
-    precision: Literal['bf16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast or float32'})
+    precision: Literal['bf16', 'fp16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast, float16 autocast with a gradient scaler, or float32'})
     workers: int | None = field(default=2, metadata={'help': 'data-loading worker processes'})
 
-
-    def __post_init__(self): refuse_runtime(self, 'align', 'compile')
+    UNSUPPORTED = ('compile',)
+    def __post_init__(self): refuse_runtime(self, 'align', *self.UNSUPPORTED)
 
 def align_projector(cfg: AlignConfig) -> Path:
     "Retrain only the projector of a fine-tuned model with the Cauchy loss on the dataset; writes the aligned checkpoint."
@@ -520,6 +532,7 @@ def align_projector(cfg: AlignConfig) -> Path:
     aug = BatchAugment(cfg.augment, mean=mean, std=std)
     opt = torch.optim.AdamW(model.projector.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type in ('cpu', 'cuda'))
     loss_fn = ContrastiveLoss('cauchy', negatives='local')
+    scaler = make_scaler(dev, cfg.precision)
     from dual_ifm.train import IndexedDataset
     bs = min(cfg.batch_size, len(ds) - len(ds) % 2)
     history = []
@@ -532,16 +545,19 @@ def align_projector(cfg: AlignConfig) -> Path:
         model.train()
         g = torch.Generator().manual_seed(cfg.seed * 1000 + ep)
         dl = torch.utils.data.DataLoader(IndexedDataset(ds), batch_size=bs, shuffle=True, drop_last=True, generator=g, num_workers=cfg.workers)
-        tot, n = torch.zeros((), device=dev), 0                       # summed on the device: no sync per step
+        tot, n, watch = torch.zeros((), device=dev), 0, FiniteWatch(dev)    # summed on the device: no sync per step
         for x, idx in dl:
             x = x.to(dev)
             v1, v2 = aug.views(x, idx, ep, cfg.seed)
-            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.precision == 'bf16'):
+            with torch.no_grad(), autocast(dev, cfg.precision):
                 h = model(torch.cat([v1, v2]).contiguous(memory_format=fmt), want='h').h.float()
             z = model.projector(h)
             loss = loss_fn(z[:len(v1)], z[len(v1):])
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
-            tot += loss.detach(); n += 1
+            optimiser_step(loss, opt, scaler)
+            watch.see(n, loss); tot += loss.detach(); n += 1
+        if (bad := watch.bad_step()) is not None:
+            raise NonFiniteLoss(f'The loss became NaN or infinite in epoch {ep + 1}, step {bad + 1} of the alignment; it stopped and wrote nothing. '
+                                'Lower --lr, or try --precision fp32.')
         history.append({'epoch': ep + 1, 'lr': lr, 'loss': tot.item() / max(1, n)})
         bar.set_postfix(loss=f'{history[-1]["loss"]:.4f}')
     out = Path(cfg.out or Path(cfg.checkpoint).with_name(Path(cfg.checkpoint).stem + '_aligned.pt'))
