@@ -119,8 +119,9 @@ class BenchConfig(RuntimeConfig):
     precision: Literal['bf16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast or float32'})
     out: Path | None = field(default=None, metadata={'help': 'also write the table to this .json file'})
 
+    UNSUPPORTED = ('compile', 'workers')
     def __post_init__(self):
-        refuse_runtime(self, 'bench', 'compile', 'workers')
+        refuse_runtime(self, 'bench', *self.UNSUPPORTED)
         if self.quick: self.steps, self.warmup = min(self.steps, 2), min(self.warmup, 3)
         recipe_hours(self.method, self.epochs, 1, 1.0, 1.0)           # the recipe's shape, checked before any work
 
