@@ -91,6 +91,7 @@ def load_json(path: str | os.PathLike):
         raise ValueError(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); '
                          'fix or delete the file and run the job that writes it again.') from None
 
+# %% ../nbs/00_core.ipynb #7d062e28
 def save_image(img, path: str | os.PathLike, durable: bool = False, **save_kwargs) -> Path:
     "Save a PIL image or an HxW[xC] uint8 array atomically; the format follows the suffix of `path`."
     from PIL import Image

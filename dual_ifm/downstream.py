@@ -108,6 +108,7 @@ def extract_features(model: DualIFM, ds: FundusDataset, layer: str = 'h', batch_
         out.append(f.float().cpu())
     return torch.cat(out).numpy()
 
+# %% ../nbs/08_downstream.ipynb #77e9e000
 def _file_digest(path) -> str:
     h = hashlib.sha1()
     with open(path, 'rb') as f:
@@ -168,6 +169,7 @@ def fold_splits(ds_all: FundusDataset, fold: int) -> tuple[np.ndarray, np.ndarra
     m = {s: pats.isin(p).to_numpy() for s, p in sets.items()}
     return m['train'], m['val'], (m['test'] if fold == 0 else m['val']), ('test' if fold == 0 else 'val')
 
+# %% ../nbs/08_downstream.ipynb #e3c8cf08
 def summarise(table: pd.DataFrame, by=()) -> pd.DataFrame:
     "Mean and standard deviation of the metrics over folds (per group of `by`)."
     cols = [c for c in METRICS if c in table]
@@ -185,6 +187,7 @@ def format_summary(s: pd.DataFrame) -> str:
     for c in cols: t[c] = [f'{m:.3f} ± {d:.3f}' for m, d in zip(s[f'{c}_mean'], s[f'{c}_sd'])]
     return t.to_string(index=False)
 
+# %% ../nbs/08_downstream.ipynb #32cd2592
 @dataclass
 class ProbeConfig:
     "Settings of `dual-ifm linear-probe`."
@@ -206,6 +209,7 @@ class ProbeConfig:
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
     progress: bool = field(default=True, metadata={'help': 'show progress bars'})
 
+# %% ../nbs/08_downstream.ipynb #a441d2c2
 def _model_name(checkpoint: str) -> str:
     return checkpoint.split(':')[0] if checkpoint in ('random',) or checkpoint.startswith('imagenet:') else Path(checkpoint).stem
 
@@ -513,42 +517,45 @@ class AlignConfig(RuntimeConfig):
     UNSUPPORTED = ('compile',)
     def __post_init__(self): refuse_runtime(self, 'align', *self.UNSUPPORTED)
 
-def align_projector(cfg: AlignConfig) -> Path:
-    "Retrain only the projector of a fine-tuned model with the Cauchy loss on the dataset; writes the aligned checkpoint."
-    from tqdm import tqdm
-    from dual_ifm.augment import view_seeds
-    from dual_ifm.train import epoch_lr
-    dev = torch.device(cfg.device) if cfg.device else default_device()
-    if dev.type == 'cpu' and cfg.keep_memory: keep_freed_memory()
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+# %% ../nbs/08_downstream.ipynb #742c733f
+def _model_to_align(cfg: AlignConfig, dev: torch.device, fmt) -> DualIFM:
     model = DualIFM.from_checkpoint(cfg.checkpoint).to(dev, memory_format=fmt)
     if model.projector is None: raise ValueError(f'{cfg.checkpoint} has no projector to align.')
     model.freeze_bn_stats(True)
     for p in model.parameters(): p.requires_grad_(False)
     for p in model.projector.parameters(): p.requires_grad_(True)
     accelerate(model, dev, cfg.precision, cfg.channels_last, cfg.cpu_kernels)   # the frozen backbone's inference
-    ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=[], split=cfg.split, fold=cfg.fold)
-    mean, std = ds.normalization
-    aug = BatchAugment(cfg.augment, mean=mean, std=std)
-    opt = torch.optim.AdamW(model.projector.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type in ('cpu', 'cuda'))
-    loss_fn = ContrastiveLoss('cauchy', negatives='local')
-    scaler = make_scaler(dev, cfg.precision)
+    return model
+
+def _align_lr(cfg: AlignConfig, ep: int) -> float:
+    "A linear warm-up to `lr`, then a half cosine from `lr` down to `min_lr`."
+    from dual_ifm.train import epoch_lr
+    f = epoch_lr(1.0, ep, cfg.epochs, cfg.warmup)
+    return cfg.lr * f if ep < cfg.warmup else cfg.min_lr + (cfg.lr - cfg.min_lr) * f
+
+# %% ../nbs/08_downstream.ipynb #ec54fd3c
+def align_projector(cfg: AlignConfig) -> Path:
+    "Retrain only the projector of a fine-tuned model with the Cauchy loss on the dataset; writes the aligned checkpoint."
+    from tqdm import tqdm
     from dual_ifm.train import IndexedDataset
-    bs = min(cfg.batch_size, len(ds) - len(ds) % 2)
-    history = []
+    dev = torch.device(cfg.device) if cfg.device else default_device()
+    if dev.type == 'cpu' and cfg.keep_memory: keep_freed_memory()
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = _model_to_align(cfg, dev, fmt)
+    ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=[], split=cfg.split, fold=cfg.fold)
+    aug = BatchAugment(cfg.augment, *ds.normalization)
+    opt = torch.optim.AdamW(model.projector.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=dev.type in ('cpu', 'cuda'))
+    loss_fn, scaler = ContrastiveLoss('cauchy', negatives='local'), make_scaler(dev, cfg.precision)
+    bs, history = min(cfg.batch_size, len(ds) - len(ds) % 2), []
     torch.manual_seed(cfg.seed)
-    bar = tqdm(range(cfg.epochs), desc='align', disable=not cfg.progress, dynamic_ncols=True)
-    for ep in bar:
-        f = epoch_lr(1.0, ep, cfg.epochs, cfg.warmup)                    # warm-up ramp, then a half cosine from 1 to 0
-        lr = cfg.lr * f if ep < cfg.warmup else cfg.min_lr + (cfg.lr - cfg.min_lr) * f
-        for g in opt.param_groups: g['lr'] = lr
+    for ep in (bar := tqdm(range(cfg.epochs), desc='align', disable=not cfg.progress, dynamic_ncols=True)):
+        for g in opt.param_groups: g['lr'] = _align_lr(cfg, ep)
         model.train()
-        g = torch.Generator().manual_seed(cfg.seed * 1000 + ep)
-        dl = torch.utils.data.DataLoader(IndexedDataset(ds), batch_size=bs, shuffle=True, drop_last=True, generator=g, num_workers=cfg.workers)
+        dl = torch.utils.data.DataLoader(IndexedDataset(ds), batch_size=bs, shuffle=True, drop_last=True, num_workers=cfg.workers,
+                                         generator=torch.Generator().manual_seed(cfg.seed * 1000 + ep))
         tot, n, watch = torch.zeros((), device=dev), 0, FiniteWatch(dev)    # summed on the device: no sync per step
         for x, idx in dl:
-            x = x.to(dev)
-            v1, v2 = aug.views(x, idx, ep, cfg.seed)
+            v1, v2 = aug.views(x.to(dev), idx, ep, cfg.seed)
             with torch.no_grad(), autocast(dev, cfg.precision):
                 h = model(torch.cat([v1, v2]).contiguous(memory_format=fmt), want='h').h.float()
             z = model.projector(h)
@@ -558,7 +565,7 @@ def align_projector(cfg: AlignConfig) -> Path:
         if (bad := watch.bad_step()) is not None:
             raise NonFiniteLoss(f'The loss became NaN or infinite in epoch {ep + 1}, step {bad + 1} of the alignment; it stopped and wrote nothing. '
                                 'Lower --lr, or try --precision fp32.')
-        history.append({'epoch': ep + 1, 'lr': lr, 'loss': tot.item() / max(1, n)})
+        history.append({'epoch': ep + 1, 'lr': opt.param_groups[0]['lr'], 'loss': tot.item() / max(1, n)})
         bar.set_postfix(loss=f'{history[-1]["loss"]:.4f}')
     out = Path(cfg.out or Path(cfg.checkpoint).with_name(Path(cfg.checkpoint).stem + '_aligned.pt'))
     save_checkpoint(out, model, train_config=cfg, metadata={'aligned_from': str(cfg.checkpoint)}, history=history)

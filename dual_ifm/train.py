@@ -175,6 +175,7 @@ class LARS(torch.optim.Optimizer):
                 p.add_(buf, alpha=-g['lr'])
         return loss
 
+# %% ../nbs/07_train.ipynb #30ae8960
 OPTIMISERS = ('sgd', 'lars', 'adamw')
 
 def default_lr(optimizer: str, batch_size: int) -> float:
@@ -476,6 +477,7 @@ def _views(self: Pretrainer, batch):
     if self.cfg.precision == 'fp64': x = x.double()
     return x.contiguous(memory_format=fmt), len(v1)
 
+# %% ../nbs/07_train.ipynb #95530e18
 @patch
 def _epoch(self: Pretrainer, stage: Stage, si: int, epoch: int, global_epoch: int):
     c, e = self.cfg, self.env
@@ -516,6 +518,7 @@ def _epoch(self: Pretrainer, stage: Stage, si: int, epoch: int, global_epoch: in
     with torch.no_grad(): row.update(distance_quantiles(z[:b].detach(), z[b:].detach()))
     return row
 
+# %% ../nbs/07_train.ipynb #89e20092
 @patch
 def _check_finite(self: Pretrainer, watch: FiniteWatch, stage, epoch, n_steps):
     k = watch.bad_step()
