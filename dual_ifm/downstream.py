@@ -233,6 +233,7 @@ def linear_probe(cfg: ProbeConfig) -> pd.DataFrame:
     out = cfg.out or Path('runs') / f'probe_{cfg.dataset}_{feature}_{_model_name(cfg.checkpoint)}'
     save_csv(table, Path(out) / 'metrics.csv')
     save_json({'config': cfg, 'folds': rows}, Path(out) / 'metrics.json')
+    save_config(cfg, Path(out) / 'config.json', 'linear-probe')
     save_csv(summarise(table[table.fold > 0] if (table.fold > 0).any() else table, ('model', 'dataset', 'feature', 'method')), Path(out) / 'summary.csv')
     return table
 
