@@ -22,7 +22,7 @@ __all__ = ['DR_GRADES', 'CDR_RANGES', 'CAMERAS', 'MASK_COLOURS', 'GENERATOR_VERS
            'make_scene', 'render', 'synth_fundus', 'overlay_masks', 'plot_gallery', 'sample_patients', 'SynthConfig',
            'make_synthetic']
 
-# %% ../nbs/01_synthetic.ipynb #409999e2
+# %% ../nbs/01_synthetic.ipynb #0101a877
 class _Layer:
     "Capsules (segments p0-p1 with a radius, a soft edge and a strength) of one kind of structure, in anatomy units."
     def __init__(self): self.parts = []
@@ -40,6 +40,7 @@ class _Layer:
         if not self.parts: return (np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros(0))
         return tuple(np.concatenate([p[i] for p in self.parts]) for i in range(5))
 
+# %% ../nbs/01_synthetic.ipynb #9e85da0d
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 def _raster(arrs, size: int):
@@ -74,6 +75,7 @@ def _raster(arrs, size: int):
     c = c * c * (3 - 2 * c) * np.minimum(np.float32(1.0), 2 * rp[cap])
     return iy[good] * size + ix[good], c, cap
 
+# %% ../nbs/01_synthetic.ipynb #300bc991
 def _coverage(arrs, size: int, with_strength: bool = True) -> np.ndarray:
     "Coverage (0-1) of a set of capsules as a size x size map (the maximum where capsules overlap)."
     idx, c, cap = _raster(arrs, size)
@@ -113,7 +115,7 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
         out = acc
     return out
 
-# %% ../nbs/01_synthetic.ipynb #4b83c045
+# %% ../nbs/01_synthetic.ipynb #7934cc44
 def _rot(v, ang):
     c, s = math.cos(ang), math.sin(ang)
     return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
@@ -136,6 +138,7 @@ def _clip_path(pts, fovea, faz, fov_r):
     bad = np.flatnonzero((np.hypot(pts[:, 0] - fovea[0], pts[:, 1] - fovea[1]) < faz) | (np.hypot(pts[:, 0], pts[:, 1]) > fov_r))
     return pts[:bad[0]] if len(bad) else pts
 
+# %% ../nbs/01_synthetic.ipynb #83a6836b
 def _arcade(rng, start, fovea, up, ax, ay, phi_end, n, wiggle):
     "A major temporal arcade: a perturbed half-ellipse around the macula that starts at the disc."
     phi = np.linspace(0, phi_end, n)
@@ -149,6 +152,7 @@ def _arcade(rng, start, fovea, up, ax, ay, phi_end, n, wiggle):
     nn = np.hypot(nx, ny)
     return np.stack([x + off * nx / nn, y + off * ny / nn], 1)
 
+# %% ../nbs/01_synthetic.ipynb #4bd5e07d
 def _grow_tree(rng, layer, pts, width, depth, disc, fovea, faz=0.06, fov_r=1.05, beading=0.0):
     "Draw a tapering vessel along `pts` into `layer` and spawn child branches along it, `depth` levels deep."
     pts = _clip_path(pts, fovea, faz, fov_r)
@@ -169,6 +173,7 @@ def _grow_tree(rng, layer, pts, width, depth, disc, fovea, faz=0.06, fov_r=1.05,
         _grow_tree(rng, layer, child, w, depth - 1, disc, fovea, faz, fov_r)
         nxt += rng.uniform(0.08, 0.2) * (1.0 + 0.8 * (depth < 3))
 
+# %% ../nbs/01_synthetic.ipynb #af6367b8
 def _vessels(rng, layers, disc, fovea, rd, cdr, cup_off, beading):
     "Veins and arteries: four major vessels each (two temporal arcades, two nasal), macular branches, children."
     for kind, wmain in (('vein', rng.uniform(0.020, 0.025)), ('artery', rng.uniform(0.014, 0.018))):
@@ -189,7 +194,7 @@ def _vessels(rng, layers, disc, fovea, rd, cdr, cup_off, beading):
                             target=math.atan2(fovea[1] - start[1], fovea[0] - start[0]), pull=0.05)
                 _grow_tree(rng, lay, mac, wmain * rng.uniform(0.3, 0.45), 1, disc, fovea)
 
-# %% ../nbs/01_synthetic.ipynb #24f0357d
+# %% ../nbs/01_synthetic.ipynb #b9f1d6d6
 DR_GRADES = {0: 'no DR', 1: 'mild NPDR', 2: 'moderate NPDR', 3: 'severe NPDR', 4: 'proliferative DR'}
 CDR_RANGES = {0: (0.2, 0.5), 1: (0.6, 0.72), 2: (0.75, 0.9)}
 
@@ -208,6 +213,7 @@ def _sample_points(rng, n, centre, rmin, rmax, avoid=(), quadrant=None, fov=0.88
         if len(out) >= n: break
     return out[:n]
 
+# %% ../nbs/01_synthetic.ipynb #7af3359e
 def _lesions(rng, layers, grade, disc, fovea, rd) -> dict:
     "Place the lesions of an ICDR `grade`; returns the number of lesions (or clusters) per type."
     avoid = [(disc, rd * 1.15)]
@@ -266,6 +272,7 @@ def _lesions(rng, layers, grade, disc, fovea, rd) -> dict:
         if grade == 4: nv(int(rng.integers(1, 3)))
     return n
 
+# %% ../nbs/01_synthetic.ipynb #23568e1b
 def _lookalikes(rng, layers, age, disc, fovea, rd):
     "Benign structures that resemble lesions: pigment clumps (dark dots), drusen (older eyes), sheen (younger eyes)."
     avoid = [(disc, rd * 1.15)]
@@ -283,7 +290,7 @@ def _lookalikes(rng, layers, age, disc, fovea, rd):
             r = rng.uniform(0.01, 0.025)
             layers['sheen'].add_path(_walk(rng, c, h, rng.uniform(0.05, 0.15), 0.02, 0.25), r, 1.5 * r, rng.uniform(0.1, 0.25))
 
-# %% ../nbs/01_synthetic.ipynb #cf78b62b
+# %% ../nbs/01_synthetic.ipynb #cec743d7
 CAMERAS = (  # RGB gain, vignetting, blur (px at 256), noise sd (0-1 scale), share of clipped circles
     dict(name='A', gain=(1.00, 1.00, 1.00), vignette=0.35, blur=0.45, noise=0.010, clip=0.25),
     dict(name='B', gain=(1.07, 0.94, 0.82), vignette=0.50, blur=0.70, noise=0.008, clip=0.70),
@@ -292,6 +299,7 @@ CAMERAS = (  # RGB gain, vignetting, blur (px at 256), noise sd (0-1 scale), sha
 )
 _LAYERS = ('vein', 'artery', 'reflex_art', 'MA', 'HE', 'EX', 'SE', 'NV', 'pigment', 'drusen', 'sheen')
 
+# %% ../nbs/01_synthetic.ipynb #687df077
 @dataclass
 class Scene:
     "Every random choice of one synthetic photograph, in units of the image half-width; `render` draws it at any size."
@@ -302,6 +310,7 @@ class Scene:
     layers: dict; lesions: dict; dust: tuple
     gain: tuple; brightness: float; gamma: float; blur: float; noise: float; rim: tuple; noise_seed: tuple
 
+# %% ../nbs/01_synthetic.ipynb #f0aa6483
 def make_scene(rng: np.random.Generator, grade: int = 0, glaucoma: int = 0, eye: str = 'right', age: float = 60.0,
                camera: int = 0, camera_seed: int = 0, noise_seed: tuple = (0,)) -> Scene:
     "Draw one photograph's scene: anatomy, vessels, lesions of DR `grade`, glaucoma stage, look-alikes and camera."
@@ -346,7 +355,7 @@ def make_scene(rng: np.random.Generator, grade: int = 0, glaucoma: int = 0, eye:
         rim=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0.0, 0.5) if rng.random() < 0.5 else 0.0)),
         noise_seed=tuple(int(x) for x in noise_seed))
 
-# %% ../nbs/01_synthetic.ipynb #b6cfe67b
+# %% ../nbs/01_synthetic.ipynb #e52d1174
 _MULT = {  # transmission per channel where a dark structure covers a pixel
     'vein': (0.74, 0.42, 0.46), 'artery': (0.90, 0.62, 0.66), 'NV': (0.80, 0.50, 0.52),
     'HE': (0.60, 0.26, 0.30), 'MA': (0.62, 0.30, 0.34), 'pigment': (0.50, 0.36, 0.40),
@@ -357,6 +366,7 @@ _BLEND = {  # colour and opacity of bright structures
 }
 _DRAW_ORDER = ('vein', 'artery', 'NV', 'HE', 'MA', 'pigment', 'reflex_art', 'sheen', 'drusen', 'EX', 'SE')
 
+# %% ../nbs/01_synthetic.ipynb #2ac75ae2
 def _to_image(scene: Scene, pts) -> np.ndarray:
     "Anatomy coordinates (right-eye frame) -> image coordinates in [-1, 1]."
     p = np.array(pts, np.float64, copy=True)
@@ -369,6 +379,7 @@ def _layer_img(scene: Scene, name: str):
     p0, p1, r, soft, s = scene.layers[name].arrays()
     return _to_image(scene, p0), _to_image(scene, p1), r * scene.scale, soft * scene.scale, s
 
+# %% ../nbs/01_synthetic.ipynb #e8df01c3
 def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     "Draw `scene` at size x size: (uint8 HxWx3 image, {type: bool mask} for lesions present and OD, bool field-of-view mask)."
     S = int(size)
@@ -540,7 +551,7 @@ def sample_patients(n_patients: int, seed: int = 0, dr_prevalence=DEFAULT_DR_PRE
     df.insert(6, 'drbin', (df['dr'] >= 2).astype(int))
     return df
 
-# %% ../nbs/01_synthetic.ipynb #cd90ad69
+# %% ../nbs/01_synthetic.ipynb #7926ea21
 @dataclass
 class SynthConfig:
     "Settings of `dual-ifm synth`: the synthetic fundus dataset."
@@ -566,6 +577,7 @@ class SynthConfig:
         if self.n_patients < 7: raise ValueError(f'n_patients must be at least 7 (for a train/val/test split and 5 folds), got {self.n_patients}.')
         if self.format not in ('png', 'jpg'): raise ValueError(f"format must be 'png' or 'jpg', got {self.format!r}.")
 
+# %% ../nbs/01_synthetic.ipynb #22accae4
 def _synth_task(task: dict) -> dict:
     "Render one eye at every size and write its files (skipping finished ones); return its metadata row and stats."
     row, cfg = task['row'], task['cfg']
@@ -593,6 +605,7 @@ def _synth_task(task: dict) -> dict:
         save_image(img, img_file, **({'quality': 95} if cfg['format'] == 'jpg' else {}))   # the image last: it marks the eye done
     return {'row': out, 'stats': stats}
 
+# %% ../nbs/01_synthetic.ipynb #db322407
 def make_synthetic(cfg: SynthConfig | None = None, **kwargs) -> Path:
     "Generate (or complete) the synthetic dataset described by `cfg` (or by keyword arguments); returns its folder."
     cfg = cfg or SynthConfig(**kwargs)
