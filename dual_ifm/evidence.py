@@ -62,7 +62,7 @@ def upsample_maps(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tens
     out = F.interpolate(m, size=size, mode='bilinear', align_corners=False)
     return out[0, 0] if squeeze else out
 
-# %% ../nbs/09_evidence.ipynb #bd4e4145
+# %% ../nbs/09_evidence.ipynb #75439930
 def robust_limit(emap: np.ndarray, pct: float = 99.0, fov: np.ndarray | None = None) -> float:
     "The `pct` percentile of |emap| (inside `fov` when given): the value that maps to full colour."
     v = np.abs(np.asarray(emap, np.float64))
@@ -70,6 +70,7 @@ def robust_limit(emap: np.ndarray, pct: float = 99.0, fov: np.ndarray | None = N
     lim = float(np.percentile(v, pct)) if v.size else 0.0
     return lim if lim > 0 else float(v.max()) if v.size and v.max() > 0 else 1.0
 
+# %% ../nbs/09_evidence.ipynb #c926d0be
 def _edges(gray: np.ndarray) -> np.ndarray:
     from scipy import ndimage
     g = ndimage.gaussian_filter(gray, 1.0)
@@ -81,6 +82,7 @@ def as_hwc(image) -> np.ndarray:
     if isinstance(image, torch.Tensor): return image.permute(1, 2, 0).cpu().numpy() if image.shape[0] == 3 else image.cpu().numpy()
     return np.asarray(image)
 
+# %% ../nbs/09_evidence.ipynb #e08d6f9e
 def overlay_evidence(image, emap, background: Literal['image', 'edges'] = 'image', pct: float = 99.0,
                      limit: float | None = None, alpha: float = 0.85, fov: np.ndarray | bool = True, cmap: str = 'RdBu_r') -> np.ndarray:
     """An RGB uint8 picture of `emap` (any resolution; upsampled to the image) over `image` (H x W x 3 uint8, or a
@@ -103,6 +105,7 @@ def overlay_evidence(image, emap, background: Literal['image', 'edges'] = 'image
     out[~mask] = 0
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
+# %% ../nbs/09_evidence.ipynb #98eb993a
 def plot_evidence(image, emap, ax=None, title: str | None = None, colorbar: bool = True, pct: float = 99.0, **kwargs):
     "Show `overlay_evidence(image, emap)` on `ax` with a colour bar in evidence units; returns the axes."
     import matplotlib.pyplot as plt
@@ -147,7 +150,7 @@ def chance_level(mask: np.ndarray, grid: int = 8, fov: np.ndarray | None = None)
     inside = patch_max(np.asarray(fov, bool), grid) if fov is not None else np.ones_like(les)
     return float(les[inside].mean()) if inside.any() else float('nan')
 
-# %% ../nbs/09_evidence.ipynb #afb1f3d4
+# %% ../nbs/09_evidence.ipynb #e817ae8c
 DR_LESIONS = ('MA', 'HE', 'EX', 'SE', 'NV')
 
 def _rows_of(ds: FundusDataset, rows) -> np.ndarray:
@@ -200,6 +203,7 @@ def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None
                                    + f' has a lesion of types {list(lesions)} in its masks; precision@k needs images with lesions.')
     return pd.DataFrame(out)
 
+# %% ../nbs/09_evidence.ipynb #caf5160d
 def summarise_precision(table: pd.DataFrame) -> dict:
     "Mean precision@k over the images that had a positive patch, the mean chance level and the counts."
     ks = [c for c in table.columns if c.startswith('p@')]
@@ -207,12 +211,15 @@ def summarise_precision(table: pd.DataFrame) -> dict:
     return {'images': int(len(table)), 'scored_images': int(len(scored)), 'chance': float(table['chance'].mean()),
             **{c: float(scored[c].mean()) if len(scored) else float('nan') for c in ks}}
 
+# %% ../nbs/09_evidence.ipynb #1b5c3d7a
 def plot_precision(summary: dict, ax=None, label: str = 'evidence', path=None):
-    "Precision@k against k with the chance level; returns the figure."
+    "Precision@k against k with the chance level, drawn with seaborn; returns the figure."
     import matplotlib.pyplot as plt
+    import seaborn as sns
     if ax is None: _, ax = plt.subplots(figsize=(4.2, 3.2))
     ks = sorted(int(c[2:]) for c in summary if c.startswith('p@'))
-    ax.plot(ks, [summary[f'p@{q}'] for q in ks], 'o-', label=label, color='C3')
+    curve = pd.DataFrame({'k': ks, 'precision': [summary[f'p@{q}'] for q in ks]})
+    sns.lineplot(data=curve, x='k', y='precision', marker='o', color='C3', label=label, ax=ax)
     ax.axhline(summary['chance'], ls='--', color='0.4', label=f"chance ({summary['chance']:.2f})")
     ax.set_xlabel('k (top-k evidence patches)'); ax.set_ylabel('precision@k'); ax.set_ylim(0, 1.02); ax.set_xticks(ks)
     ax.legend(frameon=False, fontsize=8); ax.set_title(f"lesion precision@k ({summary['scored_images']} images)", fontsize=10)
@@ -311,7 +318,7 @@ def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 
               folder / 'metadata' / 'dataset.json')
     return folder
 
-# %% ../nbs/09_evidence.ipynb #8a017044
+# %% ../nbs/09_evidence.ipynb #bcc322d0
 def sparsity_sweep(cfg, lambdas: Sequence[float] = (0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1), out: str | os.PathLike | None = None,
                    grid: int = 8, k: int = 10, lesions: Sequence[str] = DR_LESIONS, label: float | None = None) -> pd.DataFrame:
     """Fine-tune `cfg` (a `FinetuneConfig`) once per sparsity lambda on its first fold and measure AUROC and lesion
@@ -335,20 +342,25 @@ def sparsity_sweep(cfg, lambdas: Sequence[float] = (0, 1e-6, 1e-5, 1e-4, 1e-3, 1
         save_csv(pd.DataFrame(rows), out / 'sweep.csv', index=False)
     return pd.DataFrame(rows)
 
+# %% ../nbs/09_evidence.ipynb #95b7665e
 def plot_sweep(table: pd.DataFrame, k: int = 10, path=None):
-    "Precision@k (with chance) and AUROC against the sparsity lambda (log axis; 0 drawn at the left end)."
+    "Precision@k (with chance) and AUROC against the sparsity lambda (log axis; 0 drawn at the left end), with seaborn."
     import matplotlib.pyplot as plt
+    import seaborn as sns
     t = table.sort_values('sparsity')
     pos = t.sparsity[t.sparsity > 0]
     zero_at = pos.min() / 10 if len(pos) else 1e-7
-    x = t.sparsity.where(t.sparsity > 0, zero_at)
+    x = t.sparsity.where(t.sparsity > 0, zero_at).to_numpy()
+    names = {f'p@{k}': f'precision@{k}', 'chance': 'chance', 'auroc': 'AUROC'}
+    long = pd.concat([pd.DataFrame({'lambda': x, 'score': t[c].to_numpy(), 'curve': n}) for c, n in names.items()], ignore_index=True)
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.plot(x, t[f'p@{k}'], 'o-', color='C3', label=f'precision@{k}')
-    ax.plot(x, t['chance'], ':', color='C3', alpha=0.6, label='chance')
-    ax.plot(x, t['auroc'], 's-', color='C0', label='AUROC')
+    p = f'precision@{k}'
+    sns.lineplot(data=long, x='lambda', y='score', hue='curve', style='curve', palette={p: 'C3', 'chance': 'C3', 'AUROC': 'C0'},
+                 markers={p: 'o', 'chance': '.', 'AUROC': 's'}, dashes={p: '', 'chance': (1, 2), 'AUROC': ''}, ax=ax)
     ax.set_xscale('log'); ax.set_ylim(0, 1.02); ax.set_xlabel('sparsity lambda (0 at the left end)'); ax.set_ylabel('score')
-    ticks = list(x); ax.set_xticks(ticks); ax.set_xticklabels(['0' if v == zero_at else f'{v:g}' for v in ticks], fontsize=7)
-    ax.legend(frameon=False, fontsize=8); ax.set_title('sparsity sweep', fontsize=10)
+    ax.set_xticks(list(x)); ax.set_xticklabels(['0' if v == zero_at else f'{v:g}' for v in x], fontsize=7)
+    ax.minorticks_off()
+    sns.move_legend(ax, 'best', frameon=False, fontsize=8, title=None); ax.set_title('sparsity sweep', fontsize=10)
     if path is not None: save_figure(fig, path)
     return fig
 
