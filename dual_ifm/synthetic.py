@@ -379,10 +379,9 @@ def _layer_img(scene: Scene, name: str):
     p0, p1, r, soft, s = scene.layers[name].arrays()
     return _to_image(scene, p0), _to_image(scene, p1), r * scene.scale, soft * scene.scale, s
 
-# %% ../nbs/01_synthetic.ipynb #e8df01c3
-def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
-    "Draw `scene` at size x size: (uint8 HxWx3 image, {type: bool mask} for lesions present and OD, bool field-of-view mask)."
-    S = int(size)
+# %% ../nbs/01_synthetic.ipynb #c0a99c08
+def _pixel_grid(scene: Scene, S: int):
+    "Image coordinates (X: 1 x S, Y: S x 1) of the pixel centres and their anatomy coordinates (XA, YA: S x S)."
     g = (np.arange(S, dtype=np.float32) + 0.5) / S * 2 - 1
     X, Y = g[None, :], g[:, None]
     c, s = math.cos(scene.rot), math.sin(scene.rot)
@@ -390,18 +389,30 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     XA = np.float32(c) * xs + np.float32(s) * ys                  # anatomy coordinates of every pixel
     YA = -np.float32(s) * xs + np.float32(c) * ys
     if scene.eye == 'left': XA = -XA
-    # background: base colour and choroidal texture
+    return X, Y, XA, YA
+
+def _window(scene: Scene, S: int, centre, radius):
+    "The (rows, columns) slices of the pixels within `radius` (anatomy units) of `centre`, clipped to the image."
+    cc = _to_image(scene, np.asarray(centre)); rad = radius * scene.scale
+    lo = np.floor((cc - rad + 1) * S / 2).astype(int).clip(0, S); hi = np.ceil((cc + rad + 1) * S / 2).astype(int).clip(0, S)
+    return slice(lo[1], hi[1]), slice(lo[0], hi[0])
+
+# %% ../nbs/01_synthetic.ipynb #fa95d4af
+def _background(scene: Scene, S: int) -> np.ndarray:
+    "The base colour modulated by the choroidal texture (S x S x 3 float32)."
     tex = sum(_upsample(t - 0.5, S) * a for t, a in zip(scene.texture, (1.0, 0.6, 0.35, 0.18)))
     base = np.asarray(scene.base, np.float32)
     img = np.empty((S, S, 3), np.float32)
     for ch, k in enumerate((0.16, 0.22, 0.25)): img[..., ch] = base[ch] * (1 + k * tex)
-    def window(centre, radius):
-        cc = _to_image(scene, np.asarray(centre)); rad = radius * scene.scale
-        lo = np.floor((cc - rad + 1) * S / 2).astype(int).clip(0, S); hi = np.ceil((cc + rad + 1) * S / 2).astype(int).clip(0, S)
-        return slice(lo[1], hi[1]), slice(lo[0], hi[0])
+    return img
+
+def _macula_and_disc(scene: Scene, img: np.ndarray, XA, YA) -> np.ndarray:
+    "Draw the macula, the disc and its cup into `img` (in place); returns the disc's coverage (S x S)."
+    S = img.shape[0]
+    base = np.asarray(scene.base, np.float32)
     # macula and fovea: darker, less green
     fx, fy = scene.fovea
-    wy, wx = window(scene.fovea, 2.5 * scene.rd)
+    wy, wx = _window(scene, S, scene.fovea, 2.5 * scene.rd)
     d2 = (XA[wy, wx] - fx) ** 2 + (YA[wy, wx] - fy) ** 2
     mac = np.clip(1 - d2 / np.float32((2.4 * scene.rd) ** 2), 0, 1) ** 2
     pit = np.clip(1 - d2 / np.float32((0.45 * scene.rd) ** 2), 0, 1) ** 2
@@ -409,7 +420,7 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     # optic disc and cup
     dx, dy = scene.disc
     disc_a = np.zeros((S, S), np.float32)
-    wy, wx = window(scene.disc, 1.3 * scene.rd)
+    wy, wx = _window(scene, S, scene.disc, 1.3 * scene.rd)
     xa, ya = XA[wy, wx], YA[wy, wx]
     ed = np.sqrt(((xa - dx) / np.float32(0.95 * scene.rd)) ** 2 + ((ya - dy) / np.float32(1.05 * scene.rd)) ** 2)
     da = np.clip((1 - ed) / 0.12 + 0.5, 0, 1); da = da * da * (3 - 2 * da)
@@ -420,8 +431,14 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     ec = np.sqrt(((xa - cx) / np.float32(0.9 * scene.cdr * scene.rd)) ** 2 + ((ya - cy) / np.float32(scene.cdr * scene.rd)) ** 2)
     ca = np.clip((1 - ec) / 0.25 + 0.5, 0, 1); ca = ca * ca * (3 - 2 * ca)
     win += ca[..., None] * (np.array([1.0, 0.88, 0.70], np.float32) - win) * 0.6
-    # vessels, lesions and look-alikes: sparse updates of the pixels they touch
+    return disc_a
+
+# %% ../nbs/01_synthetic.ipynb #aaa88145
+def _draw_layers(scene: Scene, img: np.ndarray) -> dict:
+    "Draw vessels, lesions and look-alikes into `img` (in place), sparse updates of the pixels they touch; returns the lesion masks."
+    S = img.shape[0]
     masks, flat = {}, img.reshape(-1, 3)
+    base = np.asarray(scene.base, np.float32)
     bright = np.float32(min(1.0, max(0.75, base[0] / 0.8)))
     for name in _DRAW_ORDER:
         arrs = _layer_img(scene, name)
@@ -442,8 +459,12 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
             m[ctr[:, 1], ctr[:, 0]] = True
             if name == 'NV': m = _blur(m.astype(np.float32), max(1.0, 0.006 * S)) > 0.08
             masks[name] = m
-    masks['OD'] = disc_a >= 0.5
-    # illumination fall-off, rim shadow, dust on the optics
+    return masks
+
+# %% ../nbs/01_synthetic.ipynb #cfae610c
+def _illumination(scene: Scene, img: np.ndarray, X, Y) -> None:
+    "Illumination fall-off, rim shadow and the dust on the optics, applied to `img` in place."
+    S = img.shape[0]
     ix, iy = scene.illum_c
     light = 1 - scene.illum_k * ((X - ix) ** 2 + (Y - iy) ** 2) / scene.fov_r ** 2
     ang0, rim_k = scene.rim
@@ -455,6 +476,10 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     img *= light[..., None]
     p, r, k = scene.dust
     img *= (1 - _coverage((p, p, r, r * 0.8, k), S))[..., None]
+
+def _camera(scene: Scene, img: np.ndarray, X, Y) -> tuple[np.ndarray, np.ndarray]:
+    "The field of view and the camera's blur, gain, exposure, gamma and noise: (uint8 image, field-of-view coverage)."
+    S = img.shape[0]
     # field of view (antialiased circle, optionally clipped at top and bottom)
     fcx, fcy = scene.fov_c
     rr = np.sqrt((X - fcx) ** 2 + (Y - fcy) ** 2)
@@ -467,7 +492,19 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     img = lut[(np.clip(img, 0, 1) * 1023 + 0.5).astype(np.int32)]
     nrng = np.random.default_rng(list(scene.noise_seed) + [S])
     img = img + (nrng.random((S, S, 1), dtype=np.float32) - np.float32(0.5)) * np.float32(scene.noise * 3.46) * (0.3 + fov[..., None])
-    out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), fov
+
+# %% ../nbs/01_synthetic.ipynb #3d9e6cb5
+def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
+    "Draw `scene` at size x size: (uint8 HxWx3 image, {type: bool mask} for lesions present and OD, bool field-of-view mask)."
+    S = int(size)
+    X, Y, XA, YA = _pixel_grid(scene, S)
+    img = _background(scene, S)
+    disc_a = _macula_and_disc(scene, img, XA, YA)
+    masks = _draw_layers(scene, img)
+    masks['OD'] = disc_a >= 0.5
+    _illumination(scene, img, X, Y)
+    out, fov = _camera(scene, img, X, Y)
     fovm = fov >= 0.5
     return out, {k: m & fovm for k, m in masks.items()}, fovm
 
