@@ -261,7 +261,7 @@ def evidence_gallery(model: DualIFM, ds: FundusDataset, cls: int = -1, n: int = 
     if path is not None: save_figure(fig, path, dpi=110)
     return fig
 
-# %% ../nbs/09_evidence.ipynb #62db835a
+# %% ../nbs/09_evidence.ipynb #19a8a93e
 IDRID_LESION_FOLDERS = {'microaneurysm': 'MA', 'haemorrhage': 'HE', 'hemorrhage': 'HE', 'hard exudate': 'EX',
                         'soft exudate': 'SE', 'optic disc': 'OD'}
 
@@ -269,41 +269,37 @@ def _find_dir(root: Path, words: str) -> Path | None:
     hits = sorted(p for p in root.rglob('*') if p.is_dir() and words in p.name.lower())
     return hits[0] if hits else None
 
-def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 'datasets', sizes: Sequence[int] = (256,),
-                               name: str = 'idrid_seg') -> Path:
-    "Convert IDRiD's segmentation part (the folder `src`) into the dataset `out/name` with lesion masks; returns its folder."
+def _idrid_mask_folders(gt_root: Path, part: Path) -> dict[str, Path]:
+    "The ground-truth folder of each lesion type for one part (training or testing set) of the photographs."
+    gt_part = next((g for g in gt_root.iterdir() if g.is_dir() and g.name.lower().split('. ', 1)[-1] == part.name.lower().split('. ', 1)[-1]), None)
+    types = {}
+    if gt_part is not None:
+        for d in gt_part.iterdir():
+            t = next((v for k, v in IDRID_LESION_FOLDERS.items() if k in d.name.lower()), None)
+            if t: types[t] = d
+    return types
+
+# %% ../nbs/09_evidence.ipynb #f1eb0750
+def _idrid_photograph(f: Path, subset: str, types: dict[str, Path], folder: Path, sizes: Sequence[int]) -> str:
+    "Write photograph `f` and its masks at each size into the dataset `folder`; returns its image path there."
     from PIL import Image
-    src = Path(src)
-    if not src.is_dir(): raise FileNotFoundError(f'{src} is not a folder; pass the IDRiD download that holds "A. Segmentation".')
-    img_root, gt_root = _find_dir(src, 'original images'), _find_dir(src, 'groundtruths')
-    if img_root is None or gt_root is None:
-        raise DatasetError(f'{src} does not look like IDRiD\'s segmentation part: expected the folders "1. Original Images" and '
-                           f'"2. All Segmentation Groundtruths" (each with "a. Training Set" and "b. Testing Set").')
-    folder = Path(out) / name
-    rows = []
-    for part in sorted(p for p in img_root.iterdir() if p.is_dir()):
-        subset = 'test' if 'test' in part.name.lower() else 'train'
-        gt_part = next((g for g in gt_root.iterdir() if g.is_dir() and g.name.lower().split('. ', 1)[-1] == part.name.lower().split('. ', 1)[-1]), None)
-        types = {}
-        if gt_part is not None:
-            for d in gt_part.iterdir():
-                t = next((v for k, v in IDRID_LESION_FOLDERS.items() if k in d.name.lower()), None)
-                if t: types[t] = d
-        for f in sorted(p for p in part.iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.tif')):
-            try: img = Image.open(f); img.load()
-            except Exception as e: raise DatasetError(f'{f}: cannot be read as an image ({e}).') from None
-            fov = find_fov(img)
-            rel = f'{subset}/{f.stem}.png'
-            for s in sizes:
-                save_image(crop_fov(img, fov, s), folder / f'dim_{s}' / rel)
-                for t, d in types.items():
-                    mf = next(iter(sorted(d.glob(f'{f.stem}_{t}.*'))), None)
-                    if mf is None: continue
-                    m = np.asarray(Image.open(mf).convert('L')) > 0
-                    mc = crop_fov(Image.fromarray((m * 255).astype(np.uint8)).convert('RGB'), fov, s)[..., 0] > 63
-                    save_image((mc * 255).astype(np.uint8), folder / 'masks' / f'dim_{s}' / t / f'{subset}/{f.stem}_{t}.png')
-            rows.append({'image_path': rel, 'patient_id': f.stem, 'drbin': 1, 'set': subset})
-    if not rows: raise DatasetError(f'No photographs found under {img_root}.')
+    try: img = Image.open(f); img.load()
+    except Exception as e: raise DatasetError(f'{f}: cannot be read as an image ({e}).') from None
+    fov = find_fov(img)
+    rel = f'{subset}/{f.stem}.png'
+    for s in sizes:
+        save_image(crop_fov(img, fov, s), folder / f'dim_{s}' / rel)
+        for t, d in types.items():
+            mf = next(iter(sorted(d.glob(f'{f.stem}_{t}.*'))), None)
+            if mf is None: continue
+            m = np.asarray(Image.open(mf).convert('L')) > 0
+            mc = crop_fov(Image.fromarray((m * 255).astype(np.uint8)).convert('RGB'), fov, s)[..., 0] > 63
+            save_image((mc * 255).astype(np.uint8), folder / 'masks' / f'dim_{s}' / t / f'{subset}/{f.stem}_{t}.png')
+    return rel
+
+# %% ../nbs/09_evidence.ipynb #c852ebcb
+def _idrid_metadata(rows: list[dict], folder: Path) -> None:
+    "metadata.csv, splits.json and dataset.json of the converted set."
     meta = pd.DataFrame(rows)
     save_csv(meta, folder / 'metadata' / 'metadata.csv', index=False)
     sp = make_splits(meta.patient_id, n_folds=5, seed=0) if len(meta) >= 7 else None
@@ -316,6 +312,27 @@ def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 
                'default_feature': 'drbin', 'mean': [0.447, 0.216, 0.069], 'std': [0.306, 0.163, 0.083],
                'description': "IDRiD segmentation part: photographs with lesion masks (MA, HE, EX, SE, OD)"},
               folder / 'metadata' / 'dataset.json')
+
+# %% ../nbs/09_evidence.ipynb #bf4c4473
+def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 'datasets', sizes: Sequence[int] = (256,),
+                               name: str = 'idrid_seg') -> Path:
+    "Convert IDRiD's segmentation part (the folder `src`) into the dataset `out/name` with lesion masks; returns its folder."
+    src = Path(src)
+    if not src.is_dir(): raise FileNotFoundError(f'{src} is not a folder; pass the IDRiD download that holds "A. Segmentation".')
+    img_root, gt_root = _find_dir(src, 'original images'), _find_dir(src, 'groundtruths')
+    if img_root is None or gt_root is None:
+        raise DatasetError(f'{src} does not look like IDRiD\'s segmentation part: expected the folders "1. Original Images" and '
+                           f'"2. All Segmentation Groundtruths" (each with "a. Training Set" and "b. Testing Set").')
+    folder = Path(out) / name
+    rows = []
+    for part in sorted(p for p in img_root.iterdir() if p.is_dir()):
+        subset = 'test' if 'test' in part.name.lower() else 'train'
+        types = _idrid_mask_folders(gt_root, part)
+        for f in sorted(p for p in part.iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.tif')):
+            rel = _idrid_photograph(f, subset, types, folder, sizes)
+            rows.append({'image_path': rel, 'patient_id': f.stem, 'drbin': 1, 'set': subset})
+    if not rows: raise DatasetError(f'No photographs found under {img_root}.')
+    _idrid_metadata(rows, folder)
     return folder
 
 # %% ../nbs/09_evidence.ipynb #bcc322d0
@@ -390,11 +407,9 @@ class EvidenceConfig(RuntimeConfig):
 
     def __post_init__(self): refuse_runtime(self, 'evidence', 'compile', 'workers')
 
-# %% ../nbs/09_evidence.ipynb #4bfd8dd8
-def run_evidence(cfg: EvidenceConfig) -> dict:
-    """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
-    masks, precision@k (precision.csv, precision.png); returns and writes summary.json."""
-    import matplotlib.pyplot as plt
+# %% ../nbs/09_evidence.ipynb #b6096241
+def _evidence_inputs(cfg: EvidenceConfig):
+    "The model (accelerated for its device), the device, the dataset, the class explained and the class names (or None)."
     from dual_ifm.data import available_sizes, dataset_folder
     model = DualIFM.from_checkpoint(cfg.checkpoint)
     _need_head(model)
@@ -407,11 +422,15 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     if size is None and tc.get('image_size') in available_sizes(dataset_folder(cfg.dataset, cfg.root)): size = tc['image_size']
     feature = cfg.feature or (tc.get('feature') if tc.get('dataset') == cfg.dataset else None)
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=size, features=feature, split=cfg.split, fold=cfg.fold)
-    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     K = model.clf.out_channels; cls = cfg.cls % K
     names = None
     if ds.features and ds.classes.get(ds.features[0]) is not None and len(ds.classes[ds.features[0]]) == K:
         names = [f'{ds.features[0]} {c}' for c in ds.classes[ds.features[0]]]
+    return model, dev, ds, cls, names
+
+# %% ../nbs/09_evidence.ipynb #b87f9c3e
+def _dataset_maps(model: DualIFM, ds: FundusDataset, cls: int, cfg: EvidenceConfig, dev, out: Path):
+    "Evidence maps and logits of every photograph of `ds`, also written to `out/maps.npz`."
     from tqdm import tqdm
     maps, logits = [], []
     for b in tqdm(range(0, len(ds), cfg.batch_size), desc='evidence', disable=not cfg.progress, dynamic_ncols=True):
@@ -421,6 +440,11 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     with atomic_write(out / 'maps.npz') as f:
         np.savez(f, maps=maps.numpy(), logits=logits.numpy(), image_path=ds.table['image_path'].to_numpy(str),
                  targets=ds.targets, features=np.array(ds.features), cls=cls)
+    return maps, logits
+
+# %% ../nbs/09_evidence.ipynb #7a545f38
+def _write_overlays(ds: FundusDataset, maps: torch.Tensor, logits: torch.Tensor, cls: int, cfg: EvidenceConfig, out: Path) -> int:
+    "Photograph and overlay side by side for the `cfg.overlays` highest class logits, in `out/overlays/`; returns how many."
     od = out / 'overlays'
     if od.exists(): shutil.rmtree(od)
     order = torch.argsort(logits[:, cls], descending=True).numpy()[:cfg.overlays]
@@ -428,20 +452,35 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
         img = as_hwc(ds.load_image(int(i)))
         name = re.sub(r'[^A-Za-z0-9_.-]+', '_', str(Path(ds.table['image_path'].iat[int(i)]).with_suffix('')))
         save_image(np.concatenate([img, overlay_evidence(img, maps[i, cls].numpy(), cfg.background)], 1), od / f'{name}.png')
+    return len(order)
+
+# %% ../nbs/09_evidence.ipynb #9507cba7
+def _precision_report(model: DualIFM, ds: FundusDataset, cls: int, cfg: EvidenceConfig, maps: torch.Tensor, out: Path) -> dict:
+    "precision@k of the maps against the lesion masks (precision.csv, precision.png): {'precision': summary or None[, 'note': why]}."
+    import matplotlib.pyplot as plt
+    if not (ds.folder / 'masks' / f'dim_{ds.image_size}').is_dir():
+        return {'precision': None, 'note': f'{cfg.dataset} has no lesion masks at {ds.image_size} px, so precision@k was not computed.'}
+    try:
+        tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, progress=cfg.progress,
+                               maps=maps)
+        save_csv(tab, out / 'precision.csv', index=False)
+        summary = summarise_precision(tab)
+        fig = plot_precision(summary, path=out / 'precision.png'); plt.close(fig)
+        return {'precision': summary}
+    except DatasetError as e: return {'precision': None, 'note': str(e)}
+
+# %% ../nbs/09_evidence.ipynb #f6381d56
+def run_evidence(cfg: EvidenceConfig) -> dict:
+    """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
+    masks, precision@k (precision.csv, precision.png); returns and writes summary.json."""
+    import matplotlib.pyplot as plt
+    model, dev, ds, cls, names = _evidence_inputs(cfg)
+    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
+    maps, logits = _dataset_maps(model, ds, cls, cfg, dev, out)
+    n_overlays = _write_overlays(ds, maps, logits, cls, cfg, out)
     fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
     summary = {'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split, 'fold': cfg.fold, 'images': len(ds),
-               'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': len(order)}
-    has_masks = (ds.folder / 'masks' / f'dim_{ds.image_size}').is_dir()
-    if has_masks:
-        try:
-            tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, progress=cfg.progress,
-                                   maps=maps)
-            save_csv(tab, out / 'precision.csv', index=False)
-            summary['precision'] = summarise_precision(tab)
-            fig = plot_precision(summary['precision'], path=out / 'precision.png'); plt.close(fig)
-        except DatasetError as e: summary['precision'] = None; summary['note'] = str(e)
-    else:
-        summary['precision'] = None
-        summary['note'] = f'{cfg.dataset} has no lesion masks at {ds.image_size} px, so precision@k was not computed.'
+               'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': n_overlays}
+    summary.update(_precision_report(model, ds, cls, cfg, maps, out))
     save_json(summary, out / 'summary.json')
     return summary
