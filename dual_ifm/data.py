@@ -427,31 +427,9 @@ def _list_files(image_dir: Path) -> set[str]:
         out.update(f if rel == '.' else os.path.join(rel, f) for f in files)
     return out
 
-# %% ../nbs/00_data.ipynb #e1f11169
-def _check_image(path: str) -> str | None:
-    "None if the image decodes, else the reason."
-    try:
-        with Image.open(path) as im: im.load()
-        return None
-    except Exception as e: return f'{type(e).__name__}: {e}'
-
-def load_table(name: str, root='datasets', image_size: int | None = None, features: str | Sequence[str] | None = None,
-               split: str = 'all', fold: int = 0, dropna: bool = False, strict: bool = False,
-               verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
-    """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
-
-    `table` has `file` (absolute image path), `patient_id`, every metadata column under its short name, and one
-    `y_<feature>` column of codes per asked feature (NaN when missing). `info` holds the spec, the image size, the
-    classes per feature and the skipped images."""
-    spec = spec or get_spec(name, root)
-    if isinstance(features, str): features = [features]
-    features = list(features) if features is not None else ([spec.default_feature] if spec.default_feature else [])
-    if spec.parts: return _load_union(spec, root, image_size, features, split, fold, dropna, strict, verify, workers)
-    folder = dataset_folder(name, root)
-    image_size = _check_folder(name, folder, image_size)
-    csv = folder / 'metadata' / 'metadata.csv'
-    df = _read_metadata(spec, csv)
-    _need_columns(spec, df, features + [f.column for f in spec.filters], csv)
+# %% ../nbs/00_data.ipynb #c9ea9237
+def _short_names(spec: DatasetSpec, df: pd.DataFrame) -> pd.DataFrame:
+    "The metadata with each spec column also under its short name, the id columns renamed, and the spec's row filters applied."
     out = df.copy()
     for short, col in spec.columns.items():
         if col.source in df.columns: out[short] = df[col.source]
@@ -461,16 +439,18 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
         keep = {canonical(k) for k in flt.keep}
         vals = canonical_values(out[flt.column], spec.columns[flt.column].mapping)
         out = out[np.array([v in keep for v in vals], dtype=bool)]
-    patients = _split_patients(folder, name, split, fold)
-    n_listed = len(out)
-    if patients is not None: out = out[out['patient_id'].isin(patients)]
-    classes = {}
-    for f in features:
-        codes, classes[f] = encode_column(out[f], spec.columns[f], f, spec.missing_values, where=str(csv))
-        out[f'y_{f}'] = codes
-    if dropna and features:
-        out = out[~np.isnan(out[[f'y_{f}' for f in features]].to_numpy()).any(axis=1)]
-    image_dir = folder / f'dim_{image_size}'
+    return out
+
+# %% ../nbs/00_data.ipynb #bcd895a8
+def _check_image(path: str) -> str | None:
+    "None if the image decodes, else the reason."
+    try:
+        with Image.open(path) as im: im.load()
+        return None
+    except Exception as e: return f'{type(e).__name__}: {e}'
+
+def _readable_images(out: pd.DataFrame, image_dir: Path, csv: Path, name: str, verify: str, strict: bool, workers: int):
+    "The rows whose image is there (and decodes, for verify='decode') with a `file` column, and the (file, reason) of the others."
     present = _list_files(image_dir)
     exists = out['image_path'].isin(present).to_numpy()
     skipped = [(str(image_dir / p), 'missing') for p in out['image_path'][~exists]]
@@ -489,14 +469,50 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
                                f'rows from metadata.csv, or pass strict=False to skip them.')
         warnings.warn(f'Dataset {name!r}: skipped {len(skipped)} of {len(skipped) + len(out)} image(s) listed in {csv} that are '
                       f'missing or unreadable: {listing}')
-    if len(out) == 0:
-        what = f'split {split!r} of fold {fold}' if split != 'all' else 'the dataset'
-        detail = [f'{n_listed} row(s) in metadata.csv after filters']
-        if patients is not None: detail.append(f'{len(patients)} patient(s) listed for the split')
-        if skipped: detail.append(f'{len(skipped)} image(s) skipped')
-        if dropna: detail.append('rows with missing labels dropped')
-        raise DatasetError(f'{what.capitalize()} of dataset {name!r} ({folder}) has no images ({", ".join(detail)}). '
-                           f'Check that splits.json uses the patient ids of metadata.csv and that the images exist in {image_dir}.')
+    return out, skipped
+
+# %% ../nbs/00_data.ipynb #d015dae3
+def _no_images(name, folder, image_dir, split, fold, n_listed, patients, skipped, dropna) -> DatasetError:
+    "The error for a split without images, with the count after each step."
+    what = f'split {split!r} of fold {fold}' if split != 'all' else 'the dataset'
+    detail = [f'{n_listed} row(s) in metadata.csv after filters']
+    if patients is not None: detail.append(f'{len(patients)} patient(s) listed for the split')
+    if skipped: detail.append(f'{len(skipped)} image(s) skipped')
+    if dropna: detail.append('rows with missing labels dropped')
+    return DatasetError(f'{what.capitalize()} of dataset {name!r} ({folder}) has no images ({", ".join(detail)}). '
+                        f'Check that splits.json uses the patient ids of metadata.csv and that the images exist in {image_dir}.')
+
+# %% ../nbs/00_data.ipynb #c0db181b
+def load_table(name: str, root='datasets', image_size: int | None = None, features: str | Sequence[str] | None = None,
+               split: str = 'all', fold: int = 0, dropna: bool = False, strict: bool = False,
+               verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
+    """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
+
+    `table` has `file` (absolute image path), `patient_id`, every metadata column under its short name, and one
+    `y_<feature>` column of codes per asked feature (NaN when missing). `info` holds the spec, the image size, the
+    classes per feature and the skipped images."""
+    spec = spec or get_spec(name, root)
+    if isinstance(features, str): features = [features]
+    features = list(features) if features is not None else ([spec.default_feature] if spec.default_feature else [])
+    if spec.parts: return _load_union(spec, root, image_size, features, split, fold, dropna, strict, verify, workers)
+    folder = dataset_folder(name, root)
+    image_size = _check_folder(name, folder, image_size)
+    csv = folder / 'metadata' / 'metadata.csv'
+    df = _read_metadata(spec, csv)
+    _need_columns(spec, df, features + [f.column for f in spec.filters], csv)
+    out = _short_names(spec, df)
+    patients = _split_patients(folder, name, split, fold)
+    n_listed = len(out)
+    if patients is not None: out = out[out['patient_id'].isin(patients)]
+    classes = {}
+    for f in features:
+        codes, classes[f] = encode_column(out[f], spec.columns[f], f, spec.missing_values, where=str(csv))
+        out[f'y_{f}'] = codes
+    if dropna and features:
+        out = out[~np.isnan(out[[f'y_{f}' for f in features]].to_numpy()).any(axis=1)]
+    image_dir = folder / f'dim_{image_size}'
+    out, skipped = _readable_images(out, image_dir, csv, name, verify, strict, workers)
+    if len(out) == 0: raise _no_images(name, folder, image_dir, split, fold, n_listed, patients, skipped, dropna)
     info = dict(spec=spec, image_size=image_size, classes=classes, features=features, skipped=skipped, folder=folder)
     return out.reset_index(drop=True), info
 
