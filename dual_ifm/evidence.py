@@ -150,12 +150,29 @@ def chance_level(mask: np.ndarray, grid: int = 8, fov: np.ndarray | None = None)
     inside = patch_max(np.asarray(fov, bool), grid) if fov is not None else np.ones_like(les)
     return float(les[inside].mean()) if inside.any() else float('nan')
 
-# %% ../nbs/09_evidence.ipynb #e817ae8c
+# %% ../nbs/09_evidence.ipynb #cfd8db1b
 DR_LESIONS = ('MA', 'HE', 'EX', 'SE', 'NV')
 
 def _rows_of(ds: FundusDataset, rows) -> np.ndarray:
     return np.arange(len(ds)) if rows is None else np.asarray(rows, int)
 
+def _lesion_mask(ds: FundusDataset, i: int, lesions: Sequence[str]) -> np.ndarray:
+    "The union of the `lesions` masks of image `i` (at the dataset's size)."
+    u = np.zeros((ds.image_size,) * 2, bool)
+    for v in ds.masks(i, lesions).values(): u |= v
+    return u
+
+def _precision_row(ds: FundusDataset, i: int, emap: np.ndarray, logit: float, u: np.ndarray, grid: int, k: int, fov: np.ndarray) -> dict:
+    "One image's row of the precision table: its label and logit, the lesion patches, the chance level and precision@1..k."
+    size = emap.shape[0]
+    if u.shape[0] != size: u = np.asarray(torch.nn.functional.interpolate(torch.tensor(u, dtype=torch.float32)[None, None], size=(size, size)) [0, 0] > 0)
+    p = precision_at_k(emap, u, range(1, k + 1), grid, fov)
+    return {'row': i, 'image_path': ds.table['image_path'].iat[i],
+            'label': float(ds.targets[i, 0]) if ds.targets.shape[1] else float('nan'),
+            'logit': logit, 'lesion_patches': int(patch_max(u, grid)[patch_max(fov, grid)].sum()),
+            'chance': chance_level(u, grid, fov), **{f'p@{q}': float(v) for q, v in zip(range(1, k + 1), p)}}
+
+# %% ../nbs/09_evidence.ipynb #998b6fcc
 def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None, lesions: Sequence[str] = DR_LESIONS,
                      grid: int = 8, k: int = 10, size: int | None = None, label: float | None = None, batch_size: int = 32,
                      device=None, progress: bool = True, maps: torch.Tensor | None = None) -> pd.DataFrame:
@@ -179,26 +196,13 @@ def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None
     out = []
     for b in tqdm(range(0, len(rows), batch_size), desc='precision@k', disable=not progress, dynamic_ncols=True):
         chunk = rows[b:b + batch_size]
-        masks = []
-        for i in chunk:
-            m = ds.masks(int(i), lesions)
-            u = np.zeros((ds.image_size,) * 2, bool)
-            for v in m.values(): u |= v
-            masks.append(u)
+        masks = [_lesion_mask(ds, int(i), lesions) for i in chunk]
         keep = [j for j, u in enumerate(masks) if u.any()]
         if not keep: continue
         if maps is None: mp, logits = evidence_maps(model, torch.stack([ds[int(chunk[j])][0] for j in keep]), mean, std, batch_size, device)
         else: mp = torch.as_tensor(maps[[int(chunk[j]) for j in keep]]); logits = mp.mean((2, 3))
         up = upsample_maps(mp[:, cls:cls + 1], size)[:, 0].numpy()
-        for n, j in enumerate(keep):
-            u = masks[j]
-            if u.shape[0] != size: u = np.asarray(torch.nn.functional.interpolate(torch.tensor(u, dtype=torch.float32)[None, None], size=(size, size)) [0, 0] > 0)
-            p = precision_at_k(up[n], u, range(1, k + 1), grid, fov)
-            i = int(chunk[j])
-            out.append({'row': i, 'image_path': ds.table['image_path'].iat[i],
-                        'label': float(ds.targets[i, 0]) if ds.targets.shape[1] else float('nan'),
-                        'logit': float(logits[n, cls]), 'lesion_patches': int(patch_max(u, grid)[patch_max(fov, grid)].sum()),
-                        'chance': chance_level(u, grid, fov), **{f'p@{q}': float(v) for q, v in zip(range(1, k + 1), p)}})
+        out += [_precision_row(ds, int(chunk[j]), up[n], float(logits[n, cls]), masks[j], grid, k, fov) for n, j in enumerate(keep)]
     if not out: raise DatasetError(f'None of the {len(rows)} images of {ds.name!r}' + (f' with {ds.features[0]} = {label:g}' if label is not None else '')
                                    + f' has a lesion of types {list(lesions)} in its masks; precision@k needs images with lesions.')
     return pd.DataFrame(out)
