@@ -213,63 +213,85 @@ def _sample_points(rng, n, centre, rmin, rmax, avoid=(), quadrant=None, fov=0.88
         if len(out) >= n: break
     return out[:n]
 
-# %% ../nbs/01_synthetic.ipynb #7af3359e
+# %% ../nbs/01_synthetic.ipynb #8edd62ac
+def _draw_ma(rng, layer: _Layer, k: int, fovea, avoid) -> int:
+    "Microaneurysms: `k` small dots around the fovea."
+    p = _sample_points(rng, k, fovea, 0.08, 0.8, avoid)
+    layer.add(p, p, rng.uniform(0.0055, 0.011, len(p)), 0.0, rng.uniform(0.8, 1.0, len(p)))
+    return len(p)
+
+def _draw_he(rng, layer: _Layer, k: int, disc, fovea, avoid, quadrant=None) -> int:
+    "Haemorrhages: `k` flame-shaped ones or dots and blots (optionally in one quadrant around the fovea)."
+    p = _sample_points(rng, k, fovea, 0.12, 0.85, avoid, quadrant)
+    for q in p:
+        if rng.random() < 0.35:      # flame-shaped: elongated along the nerve fibres (radial from the disc)
+            d = q - disc; d = d / (np.hypot(*d) + 1e-9)
+            L, r = rng.uniform(0.02, 0.045), rng.uniform(0.006, 0.011)
+            layer.add(q - d * L / 2, q + d * L / 2, r, r * 0.8, rng.uniform(0.75, 1.0))
+        else:                        # dot / blot: one to three overlapping blobs
+            k2 = int(rng.integers(1, 4))
+            c = q + rng.uniform(-0.012, 0.012, (k2, 2))
+            layer.add(c, c + rng.uniform(-0.006, 0.006, (k2, 2)), rng.uniform(0.009, 0.022, k2), 0.004, rng.uniform(0.8, 1.0, k2))
+    return len(p)
+
+# %% ../nbs/01_synthetic.ipynb #f80fc24b
+def _draw_ex(rng, layer: _Layer, k: int, fovea, avoid) -> int:
+    "Hard exudates: `k` clusters (rings or clouds) of small bright dots near the macula."
+    n = 0
+    for c in _sample_points(rng, k, fovea, 0.08, 0.5, avoid):
+        m = int(rng.integers(5, 26))
+        if rng.random() < 0.4:       # circinate ring
+            th = rng.uniform(0, 2 * np.pi, m); rad = rng.uniform(0.035, 0.07) * rng.uniform(0.85, 1.15, m)
+            p = np.stack([c[0] + rad * np.cos(th), c[1] + rad * np.sin(th)], 1)
+        else:
+            p = c + _normal(rng, (m, 2)) * rng.uniform(0.012, 0.03)
+        p = p[np.hypot(p[:, 0], p[:, 1]) < 0.9]
+        layer.add(p, p + rng.uniform(-0.004, 0.004, p.shape), rng.uniform(0.004, 0.01, len(p)), 0.0, rng.uniform(0.75, 1.0, len(p)))
+        n += 1
+    return n
+
+def _draw_se(rng, layer: _Layer, k: int, disc, rd, avoid) -> int:
+    "Cotton-wool spots: `k` soft patches along the arcades."
+    n = 0
+    for c in _sample_points(rng, k, disc, rd * 1.6, 0.55, avoid):
+        d = c - disc; d = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)      # along the arcades
+        L, r = rng.uniform(0.004, 0.015), rng.uniform(0.016, 0.03)
+        layer.add(c - d * L, c + d * L, r, r * 0.9, rng.uniform(0.6, 0.9))
+        n += 1
+    return n
+
+# %% ../nbs/01_synthetic.ipynb #a604207e
+def _draw_nv(rng, layer: _Layer, k: int, disc, rd, avoid) -> int:
+    "Neovascularisation: `k` tufts of fine loops, at the disc or elsewhere."
+    for j in range(k):
+        if j == 0 and rng.random() < 0.6: c = disc + _rot(np.array([rd * 1.05, 0]), rng.uniform(0, 2 * np.pi))  # at the disc
+        else: c = _sample_points(rng, 1, disc, rd * 2, 0.7, avoid)[0]                                           # elsewhere
+        for _ in range(int(rng.integers(8, 18))):
+            h = _rot(np.array([1.0, 0]), rng.uniform(0, 2 * np.pi))
+            loop = _walk(rng, c + rng.uniform(-0.02, 0.02, 2), h, rng.uniform(0.03, 0.08), 0.006, 0.55)
+            layer.add_path(loop, rng.uniform(0.0025, 0.0045), 0.0, rng.uniform(0.7, 1.0))
+    return k
+
+# %% ../nbs/01_synthetic.ipynb #e2313ed0
 def _lesions(rng, layers, grade, disc, fovea, rd) -> dict:
     "Place the lesions of an ICDR `grade`; returns the number of lesions (or clusters) per type."
     avoid = [(disc, rd * 1.15)]
     n = dict.fromkeys(('MA', 'HE', 'EX', 'SE', 'NV'), 0)
-    def ma(k):
-        p = _sample_points(rng, k, fovea, 0.08, 0.8, avoid)
-        layers['MA'].add(p, p, rng.uniform(0.0055, 0.011, len(p)), 0.0, rng.uniform(0.8, 1.0, len(p))); n['MA'] += len(p)
-    def he(k, quadrant=None):
-        p = _sample_points(rng, k, fovea, 0.12, 0.85, avoid, quadrant)
-        for q in p:
-            if rng.random() < 0.35:      # flame-shaped: elongated along the nerve fibres (radial from the disc)
-                d = q - disc; d = d / (np.hypot(*d) + 1e-9)
-                L, r = rng.uniform(0.02, 0.045), rng.uniform(0.006, 0.011)
-                layers['HE'].add(q - d * L / 2, q + d * L / 2, r, r * 0.8, rng.uniform(0.75, 1.0))
-            else:                        # dot / blot: one to three overlapping blobs
-                k2 = int(rng.integers(1, 4))
-                c = q + rng.uniform(-0.012, 0.012, (k2, 2))
-                layers['HE'].add(c, c + rng.uniform(-0.006, 0.006, (k2, 2)), rng.uniform(0.009, 0.022, k2), 0.004, rng.uniform(0.8, 1.0, k2))
-        n['HE'] += len(p)
-    def ex(k):
-        for c in _sample_points(rng, k, fovea, 0.08, 0.5, avoid):
-            m = int(rng.integers(5, 26))
-            if rng.random() < 0.4:       # circinate ring
-                th = rng.uniform(0, 2 * np.pi, m); rad = rng.uniform(0.035, 0.07) * rng.uniform(0.85, 1.15, m)
-                p = np.stack([c[0] + rad * np.cos(th), c[1] + rad * np.sin(th)], 1)
-            else:
-                p = c + _normal(rng, (m, 2)) * rng.uniform(0.012, 0.03)
-            p = p[np.hypot(p[:, 0], p[:, 1]) < 0.9]
-            layers['EX'].add(p, p + rng.uniform(-0.004, 0.004, p.shape), rng.uniform(0.004, 0.01, len(p)), 0.0, rng.uniform(0.75, 1.0, len(p)))
-            n['EX'] += 1
-    def se(k):
-        for c in _sample_points(rng, k, disc, rd * 1.6, 0.55, avoid):
-            d = c - disc; d = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)      # along the arcades
-            L, r = rng.uniform(0.004, 0.015), rng.uniform(0.016, 0.03)
-            layers['SE'].add(c - d * L, c + d * L, r, r * 0.9, rng.uniform(0.6, 0.9))
-            n['SE'] += 1
-    def nv(k):
-        for j in range(k):
-            if j == 0 and rng.random() < 0.6: c = disc + _rot(np.array([rd * 1.05, 0]), rng.uniform(0, 2 * np.pi))  # at the disc
-            else: c = _sample_points(rng, 1, disc, rd * 2, 0.7, avoid)[0]                                           # elsewhere
-            for _ in range(int(rng.integers(8, 18))):
-                h = _rot(np.array([1.0, 0]), rng.uniform(0, 2 * np.pi))
-                loop = _walk(rng, c + rng.uniform(-0.02, 0.02, 2), h, rng.uniform(0.03, 0.08), 0.006, 0.55)
-                layers['NV'].add_path(loop, rng.uniform(0.0025, 0.0045), 0.0, rng.uniform(0.7, 1.0))
-            n['NV'] += 1
-    if grade == 1: ma(int(rng.integers(1, 8)))
+    ma = lambda k: _draw_ma(rng, layers['MA'], k, fovea, avoid)
+    he = lambda k, quadrant=None: _draw_he(rng, layers['HE'], k, disc, fovea, avoid, quadrant)
+    ex = lambda k: _draw_ex(rng, layers['EX'], k, fovea, avoid)
+    se = lambda k: _draw_se(rng, layers['SE'], k, disc, rd, avoid)
+    if grade == 1: n['MA'] += ma(int(rng.integers(1, 8)))
     elif grade == 2:
-        ma(int(rng.integers(5, 20))); he(int(rng.integers(1, 8)))
-        if rng.random() < 0.5: ex(int(rng.integers(1, 3)))
-        if rng.random() < 0.3: se(int(rng.integers(1, 3)))
+        n['MA'] += ma(int(rng.integers(5, 20))); n['HE'] += he(int(rng.integers(1, 8)))
+        if rng.random() < 0.5: n['EX'] += ex(int(rng.integers(1, 3)))
+        if rng.random() < 0.3: n['SE'] += se(int(rng.integers(1, 3)))
     elif grade >= 3:
-        ma(int(rng.integers(8, 25)))
-        for q in range(4): he(int(rng.integers(5, 11)), quadrant=q)
-        if rng.random() < 0.7: ex(int(rng.integers(1, 5)))
-        if rng.random() < 0.6: se(int(rng.integers(1, 5)))
-        if grade == 4: nv(int(rng.integers(1, 3)))
+        n['MA'] += ma(int(rng.integers(8, 25)))
+        for q in range(4): n['HE'] += he(int(rng.integers(5, 11)), quadrant=q)
+        if rng.random() < 0.7: n['EX'] += ex(int(rng.integers(1, 5)))
+        if rng.random() < 0.6: n['SE'] += se(int(rng.integers(1, 5)))
+        if grade == 4: n['NV'] += _draw_nv(rng, layers['NV'], int(rng.integers(1, 3)), disc, rd, avoid)
     return n
 
 # %% ../nbs/01_synthetic.ipynb #23568e1b
