@@ -55,7 +55,7 @@ def kernel_sources() -> list[Path]:
     if missing: raise FileNotFoundError(f'The kernel sources {missing} are missing: reinstall dual_ifm (they are package data).')
     return files
 
-# %% ../nbs/90_accel.ipynb #597b5092
+# %% ../nbs/90_accel.ipynb #b416994d
 def _cpu_flags() -> set[str]:
     "The instruction-set flags of this CPU (Linux /proc/cpuinfo); empty where they cannot be read."
     try:
@@ -74,6 +74,7 @@ def kernel_flags(cpu_flags: set[str] | None = None) -> tuple[str, list[str]] | N
     if 'avx512_bf16' in f: return 'dual_ifm_kernels_avx512bf16', isa + ['-mavx512bf16']
     return 'dual_ifm_kernels_avx512', isa
 
+# %% ../nbs/90_accel.ipynb #30b302a1
 def build_tools_missing() -> str | None:
     "What is missing to compile the kernels (a C++ compiler, ninja), or None. Looks, never installs."
     from torch.utils.cpp_extension import is_ninja_available
@@ -82,6 +83,7 @@ def build_tools_missing() -> str | None:
     if not is_ninja_available(): return 'ninja is not installed (pip install "dual-ifm[cpu]" or pip install ninja)'
     return None
 
+# %% ../nbs/90_accel.ipynb #603d0808
 _KERNELS: dict = {}        # 'module' once built, or 'reason' why not
 
 def load_kernels(verbose: bool = False):
@@ -115,7 +117,7 @@ def kernels_unavailable() -> str | None:
     load_kernels()
     return _KERNELS.get('reason')
 
-# %% ../nbs/90_accel.ipynb #c74839c6
+# %% ../nbs/90_accel.ipynb #31ff84c4
 class _BNReLU(torch.autograd.Function):
     """relu(batch_norm(x) [+ r]) with the batch's statistics, by the fused kernels (see `bn_relu`); r is the residual,
     or `res_bn(residual)` (with its batch statistics too) when the residual branch ends in a batch norm of its own."""
@@ -150,6 +152,7 @@ class _BNReLU(torch.autograd.Function):
         if ctx.has_res_bn: return out[0], out[1], out[2], out[3], None, out[4], out[5], None
         return out[0], out[1], out[2], (out[3] if ctx.has_residual else None), None, None, None, None
 
+# %% ../nbs/90_accel.ipynb #cbe1380d
 def _update_running_stats(bn: nn.BatchNorm2d, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
     "What `nn.BatchNorm2d` does to its running statistics in training mode (the variance made unbiased)."
     if not bn.track_running_stats or bn.running_mean is None: return

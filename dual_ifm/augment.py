@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .core import compile_quietly
 
@@ -99,13 +100,14 @@ def sample_params(cfg: AugmentConfig, u: torch.Tensor, height: int, width: int) 
     p['gray'] = u[:, 51] < cfg.grayscale
     return p
 
-# %% ../nbs/03_augment.ipynb #fbb7d74e
+# %% ../nbs/03_augment.ipynb #ef306d43
 _GRAY = (0.2989, 0.587, 0.114)          # luma weights as torchvision uses them
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64)
 _YIQ_INV = torch.linalg.inv(_YIQ)
 
 def _gray(x): return (x[:, 0] * _GRAY[0] + x[:, 1] * _GRAY[1] + x[:, 2] * _GRAY[2])[:, None]
 
+# %% ../nbs/03_augment.ipynb #a0858f04
 def colour_matrices(p: dict, mean_rgb: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """Per-image 4 x 4 affine colour maps (homogeneous RGB) of colour jitter, in each image's order, then grayscale.
 
@@ -168,12 +170,13 @@ def sampling_grid(theta: torch.Tensor, size: int) -> torch.Tensor:
     coordinate) instead of a batched matrix product: the same grid, faster on a CPU."""
     return torch.stack(_grid_xy(theta, size), -1)
 
-# %% ../nbs/03_augment.ipynb #d618422a
+# %% ../nbs/03_augment.ipynb #512092e6
 def pack_rgb(x: torch.Tensor) -> torch.Tensor:
     "uint8 images B x 3 x H x W -> int32 B x H x W, each pixel's three channels in one word (red in the low byte)."
     xi = x.to(torch.int32)
     return xi[:, 0] | (xi[:, 1] << 8) | (xi[:, 2] << 16)
 
+# %% ../nbs/03_augment.ipynb #7f392e11
 def warp_rgb32(packed: torch.Tensor, theta: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear warp of packed images (`pack_rgb`, B x H x W) by affine maps `theta` (V x 2 x 3, output to input,
     normalised, align_corners=False; black outside), as `grid_sample` does it. View v reads image v % B, so all
@@ -199,6 +202,7 @@ def warp_rgb32(packed: torch.Tensor, theta: torch.Tensor, size: int) -> tuple[to
     out = torch.stack(chans, 1)
     return out, out.mean((2, 3))
 
+# %% ../nbs/03_augment.ipynb #0339e47f
 def apply_colour(xf: torch.Tensor, M: torch.Tensor, b: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, out_dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """clamp(M @ pixel + b, lo, hi) for every pixel of `xf` (V x 3 x h x w), with one 3 x 3 matrix `M` and offset `b`
     per view and per-channel bounds `lo`, `hi` (3,), written out per channel: one fused loop under `torch.compile`."""
@@ -206,14 +210,15 @@ def apply_colour(xf: torch.Tensor, M: torch.Tensor, b: torch.Tensor, lo: torch.T
          for c in range(3)]
     return torch.stack([o[c].clamp(lo[c], hi[c]) for c in range(3)], 1).to(out_dtype)
 
+# %% ../nbs/03_augment.ipynb #8d42c467
 _COMPILED: dict = {}
 
-# %% ../nbs/03_augment.ipynb #d311cb42
 def _compiled(name: str):
     "`pack_rgb`, `warp_rgb32` or `apply_colour` compiled once per process (not kept by BatchAugment, which must pickle)."
     if name not in _COMPILED: _COMPILED[name] = compile_quietly({'pack': pack_rgb, 'warp': warp_rgb32, 'colour': apply_colour}[name], dynamic=False)
     return _COMPILED[name]
 
+# %% ../nbs/03_augment.ipynb #9abd772b
 class BatchAugment:
     """Augment a batch of uint8 images (B x 3 x H x W, on any device) into normalised float views, with the randomness
     of each image drawn from its own seed. `mean`/`std`: the dataset's normalisation (0-1 scale).
@@ -230,64 +235,73 @@ class BatchAugment:
     def params(self, seeds: torch.Tensor, height: int, width: int) -> dict:
         return sample_params(self.cfg, draw_uniforms(seeds), height, width)
 
-    def _fallback(self, err: Exception):
-        import warnings
-        warnings.warn(f'BatchAugment(compile=True): torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); '
-                      'making views eagerly instead (set compile=False to silence this).')
-        self.compile = False
-
-    def _geometry(self, x, params_list, size):
-        "Warped float views (0-255) and their channel means for each parameter set, on x's device."
-        B, _, H, W = x.shape
-        dev = x.device
-        full = torch.tensor([0.0, 0.0, H, W], dtype=params_list[0]['box'].dtype)
-        if not any(size != H or bool(p['flip'].any()) or bool((p['angle'] != 0).any()) or bool((p['box'] != full).any()) for p in params_list):
-            xf = x.float(); mu = xf.mean((2, 3))
-            return [xf] * len(params_list), [mu] * len(params_list)
-        theta = torch.cat([affine_matrices(p, H, W) for p in params_list]).to(dev, torch.float32)
-        if self.compile and size >= min(H, W):
-            try:
-                xf, mu = _compiled('warp')(_compiled('pack')(x), theta, size)
-                return list(xf.split(B)), list(mu.split(B))
-            except Exception as e: self._fallback(e)
-        src = x.float()
-        if size < min(H, W): src = F.interpolate(src, size=(size, size), mode='bilinear', antialias=True, align_corners=False)
-        views = [F.grid_sample(src, sampling_grid(t, size), mode='bilinear', padding_mode='zeros', align_corners=False) for t in theta.split(B)]
-        return views, [v.mean((2, 3)) for v in views]
-
-    def _colour(self, xf, mu, params):
-        dev, V = xf.device, xf.shape[0]
-        A = colour_matrices(params, mu.cpu(), 1 / 255)
-        m = torch.tensor(self.mean, dtype=A.dtype); s = torch.tensor(self.std, dtype=A.dtype)
-        M = (A[:, :3, :3] / s.view(1, 3, 1)).to(dev, torch.float32); b = ((A[:, :3, 3] - m) / s).to(dev, torch.float32)
-        lo, hi = (-m / s).to(dev, torch.float32), ((1 - m) / s).to(dev, torch.float32)
-        if self.compile:
-            try: return _compiled('colour')(xf, M, b, lo, hi, self.out_dtype)
-            except Exception as e: self._fallback(e)
-        out = torch.bmm(M, xf.reshape(V, 3, -1)).add_(b[:, :, None])
-        return out.clamp_(lo[:, None], hi[:, None]).view(xf.shape).to(self.out_dtype)
-
     @staticmethod
     def _check(x):
         if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f'BatchAugment expects a uint8 batch B x 3 x H x W, got {getattr(x, "dtype", type(x).__name__)} {tuple(getattr(x, "shape", ()))}.')
 
-    def _views(self, x, params_list):
-        views, means = self._geometry(x, params_list, self.cfg.size or x.shape[2])
-        return [self._colour(v, mu, p) for v, mu, p in zip(views, means, params_list)]
+# %% ../nbs/03_augment.ipynb #fa18f1fb
+@patch
+def _fallback(self: BatchAugment, err: Exception):
+    import warnings
+    warnings.warn(f'BatchAugment(compile=True): torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); '
+                  'making views eagerly instead (set compile=False to silence this).')
+    self.compile = False
 
-    def __call__(self, x: torch.Tensor, seeds: torch.Tensor | None = None, params: dict | None = None) -> torch.Tensor:
-        self._check(x)
-        if params is None:
-            if seeds is None: raise ValueError('give per-image seeds (view_seeds) or explicit params.')
-            params = self.params(seeds, x.shape[-2], x.shape[-1])
-        return self._views(x, [params])[0]
+@patch
+def _geometry(self: BatchAugment, x, params_list, size):
+    "Warped float views (0-255) and their channel means for each parameter set, on x's device."
+    B, _, H, W = x.shape
+    dev = x.device
+    full = torch.tensor([0.0, 0.0, H, W], dtype=params_list[0]['box'].dtype)
+    if not any(size != H or bool(p['flip'].any()) or bool((p['angle'] != 0).any()) or bool((p['box'] != full).any()) for p in params_list):
+        xf = x.float(); mu = xf.mean((2, 3))
+        return [xf] * len(params_list), [mu] * len(params_list)
+    theta = torch.cat([affine_matrices(p, H, W) for p in params_list]).to(dev, torch.float32)
+    if self.compile and size >= min(H, W):
+        try:
+            xf, mu = _compiled('warp')(_compiled('pack')(x), theta, size)
+            return list(xf.split(B)), list(mu.split(B))
+        except Exception as e: self._fallback(e)
+    src = x.float()
+    if size < min(H, W): src = F.interpolate(src, size=(size, size), mode='bilinear', antialias=True, align_corners=False)
+    views = [F.grid_sample(src, sampling_grid(t, size), mode='bilinear', padding_mode='zeros', align_corners=False) for t in theta.split(B)]
+    return views, [v.mean((2, 3)) for v in views]
 
-    def views(self, x: torch.Tensor, indices, epoch: int = 0, seed: int = 0, n: int = 2) -> list[torch.Tensor]:
-        "`n` independent views of each image of the batch (images identified by their dataset `indices`)."
-        self._check(x)
-        H, W = x.shape[-2:]
-        return self._views(x, [self.params(view_seeds(indices, epoch, v, seed), H, W) for v in range(n)])
+# %% ../nbs/03_augment.ipynb #047a68df
+@patch
+def _colour(self: BatchAugment, xf, mu, params):
+    dev, V = xf.device, xf.shape[0]
+    A = colour_matrices(params, mu.cpu(), 1 / 255)
+    m = torch.tensor(self.mean, dtype=A.dtype); s = torch.tensor(self.std, dtype=A.dtype)
+    M = (A[:, :3, :3] / s.view(1, 3, 1)).to(dev, torch.float32); b = ((A[:, :3, 3] - m) / s).to(dev, torch.float32)
+    lo, hi = (-m / s).to(dev, torch.float32), ((1 - m) / s).to(dev, torch.float32)
+    if self.compile:
+        try: return _compiled('colour')(xf, M, b, lo, hi, self.out_dtype)
+        except Exception as e: self._fallback(e)
+    out = torch.bmm(M, xf.reshape(V, 3, -1)).add_(b[:, :, None])
+    return out.clamp_(lo[:, None], hi[:, None]).view(xf.shape).to(self.out_dtype)
+
+# %% ../nbs/03_augment.ipynb #1b642bac
+@patch
+def _views(self: BatchAugment, x, params_list):
+    views, means = self._geometry(x, params_list, self.cfg.size or x.shape[2])
+    return [self._colour(v, mu, p) for v, mu, p in zip(views, means, params_list)]
+
+@patch
+def __call__(self: BatchAugment, x: torch.Tensor, seeds: torch.Tensor | None = None, params: dict | None = None) -> torch.Tensor:
+    self._check(x)
+    if params is None:
+        if seeds is None: raise ValueError('give per-image seeds (view_seeds) or explicit params.')
+        params = self.params(seeds, x.shape[-2], x.shape[-1])
+    return self._views(x, [params])[0]
+
+@patch
+def views(self: BatchAugment, x: torch.Tensor, indices, epoch: int = 0, seed: int = 0, n: int = 2) -> list[torch.Tensor]:
+    "`n` independent views of each image of the batch (images identified by their dataset `indices`)."
+    self._check(x)
+    H, W = x.shape[-2:]
+    return self._views(x, [self.params(view_seeds(indices, epoch, v, seed), H, W) for v in range(n)])
 
 # %% ../nbs/03_augment.ipynb #c3291735
 def published_transform(cfg: AugmentConfig | str = 'fundus', size: int = 256, mean=(0.5,) * 3, std=(0.25,) * 3):

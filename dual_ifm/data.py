@@ -15,6 +15,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from PIL import Image
 
 from .core import load_json, parallel_map
@@ -81,7 +82,7 @@ NORMALISATION = {
     'fives': ((.340, .157, .065), (.243, .125, .060)),
 }
 
-# %% ../nbs/00_data.ipynb #e052f7d6
+# %% ../nbs/00_data.ipynb #543b2c30
 DATASETS: dict[str, DatasetSpec] = {}
 
 def register_dataset(spec: DatasetSpec, overwrite: bool = False) -> DatasetSpec:
@@ -93,6 +94,7 @@ def register_dataset(spec: DatasetSpec, overwrite: bool = False) -> DatasetSpec:
     DATASETS[spec.name] = spec
     return spec
 
+# %% ../nbs/00_data.ipynb #bf5a11fa
 _DR = list(range(5))
 _REFERABLE = {0: 0, 1: 0, 2: 1, 3: 1, 4: 1}
 
@@ -119,6 +121,8 @@ register_dataset(DatasetSpec('eyepacs', {
     'quality': Column('session_image_quality')},
     'dr', filters=[RowFilter('field', [1, 2, 3]), RowFilter('quality', ['Good', 'Excellent', 'Adequate'])],
     description='EyePACS (screening programme, USA)', **_norm('eyepacs')))
+
+# %% ../nbs/00_data.ipynb #9d635154
 register_dataset(DatasetSpec('fives', {'disease': Column('Disease', description='A (AMD), D (DR), G (glaucoma), N (normal)')},
                              'disease', description='FIVES vessel segmentation set with disease labels', **_norm('fives')))
 register_dataset(DatasetSpec('glaucoma', {'glaucoma': Column('label', classes=[0, 1, 2], description='0 normal, 1 early, 2 advanced')},
@@ -145,7 +149,7 @@ register_dataset(DatasetSpec('synthetic', {
     'age': Column('age', 'numeric'), 'camera': Column('camera'), 'cdr': Column('cdr', 'numeric', description='vertical cup-to-disc ratio')},
     'drbin', description='Procedural fundus photographs with lesion masks (`dual-ifm synth`)'))
 
-# %% ../nbs/00_data.ipynb #6270bfea
+# %% ../nbs/00_data.ipynb #b5c32f25
 SPEC_FILES = ('dataset.json', 'dataset.yaml', 'dataset.yml')
 
 def _spec_error(path, msg): return DatasetError(f'{path}: {msg}')
@@ -185,6 +189,7 @@ def spec_from_dict(d: dict, name: str, base: DatasetSpec | None = None, path='da
         raise _spec_error(path, f'default_feature {spec.default_feature!r} is not one of the columns {spec.features}.')
     return spec
 
+# %% ../nbs/00_data.ipynb #afc8aefa
 def spec_to_dict(spec: DatasetSpec) -> dict:
     "The JSON form of a spec (what `metadata/dataset.json` holds)."
     d = asdict(spec)
@@ -253,7 +258,7 @@ def _typed(s: str):
         try: return float(s)
         except ValueError: return s
 
-# %% ../nbs/00_data.ipynb #49d5092a
+# %% ../nbs/00_data.ipynb #9c824aa2
 def _is_missing(c: str | None, missing_values) -> bool:
     return c is None or c.lower() in missing_values
 
@@ -265,6 +270,7 @@ def canonical_values(values, mapping: dict | None = None) -> list:
         canon = [m.get(c, c) if c is not None else None for c in canon]
     return canon
 
+# %% ../nbs/00_data.ipynb #29ca561e
 def encode_column(values: pd.Series, col: Column, short: str, missing_values=MISSING_WORDS, where: str = 'metadata.csv'):
     """Map raw values to numbers: class codes for categorical columns (NaN when missing), floats for numeric ones.
 
@@ -334,7 +340,7 @@ def make_holdout(splits: dict) -> dict:
     everyone = set().union(*[set(v) for f in splits.values() for v in f.values()])
     return {'pretrain': sorted(everyone - test), 'holdout': sorted(test)}
 
-# %% ../nbs/00_data.ipynb #0f0476e0
+# %% ../nbs/00_data.ipynb #a0ce8106
 SPLITS = ('train', 'val', 'test', 'all', 'pretrain', 'holdout')
 LESION_TYPES = ('MA', 'HE', 'EX', 'SE', 'NV', 'OD')
 
@@ -365,6 +371,7 @@ def _check_folder(name, folder, image_size):
         raise DatasetError(f'{folder}/metadata/metadata.csv not found. {_layout_hint(name, folder)}')
     return image_size
 
+# %% ../nbs/00_data.ipynb #bb1152c3
 def _read_metadata(spec: DatasetSpec, csv: Path) -> pd.DataFrame:
     df = pd.read_csv(csv, dtype={spec.image_column: str, spec.patient_column: str}, keep_default_na=True, low_memory=False)
     for c in (spec.image_column, spec.patient_column):
@@ -385,6 +392,7 @@ def _need_columns(spec, df, shorts, csv):
                                f'Columns found: {list(df.columns)}. Rename the column in the CSV, or set "source" for {s!r} '
                                f'in {csv.parent}/dataset.json.')
 
+# %% ../nbs/00_data.ipynb #97239382
 def _split_patients(folder, name, split, fold) -> set[str] | None:
     meta = folder / 'metadata'
     if split == 'all': return None
@@ -419,31 +427,9 @@ def _list_files(image_dir: Path) -> set[str]:
         out.update(f if rel == '.' else os.path.join(rel, f) for f in files)
     return out
 
-# %% ../nbs/00_data.ipynb #aa263f0a
-def _check_image(path: str) -> str | None:
-    "None if the image decodes, else the reason."
-    try:
-        with Image.open(path) as im: im.load()
-        return None
-    except Exception as e: return f'{type(e).__name__}: {e}'
-
-def load_table(name: str, root='datasets', image_size: int | None = None, features: str | Sequence[str] | None = None,
-               split: str = 'all', fold: int = 0, dropna: bool = False, strict: bool = False,
-               verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
-    """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
-
-    `table` has `file` (absolute image path), `patient_id`, every metadata column under its short name, and one
-    `y_<feature>` column of codes per asked feature (NaN when missing). `info` holds the spec, the image size, the
-    classes per feature and the skipped images."""
-    spec = spec or get_spec(name, root)
-    if isinstance(features, str): features = [features]
-    features = list(features) if features is not None else ([spec.default_feature] if spec.default_feature else [])
-    if spec.parts: return _load_union(spec, root, image_size, features, split, fold, dropna, strict, verify, workers)
-    folder = dataset_folder(name, root)
-    image_size = _check_folder(name, folder, image_size)
-    csv = folder / 'metadata' / 'metadata.csv'
-    df = _read_metadata(spec, csv)
-    _need_columns(spec, df, features + [f.column for f in spec.filters], csv)
+# %% ../nbs/00_data.ipynb #c9ea9237
+def _short_names(spec: DatasetSpec, df: pd.DataFrame) -> pd.DataFrame:
+    "The metadata with each spec column also under its short name, the id columns renamed, and the spec's row filters applied."
     out = df.copy()
     for short, col in spec.columns.items():
         if col.source in df.columns: out[short] = df[col.source]
@@ -453,16 +439,18 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
         keep = {canonical(k) for k in flt.keep}
         vals = canonical_values(out[flt.column], spec.columns[flt.column].mapping)
         out = out[np.array([v in keep for v in vals], dtype=bool)]
-    patients = _split_patients(folder, name, split, fold)
-    n_listed = len(out)
-    if patients is not None: out = out[out['patient_id'].isin(patients)]
-    classes = {}
-    for f in features:
-        codes, classes[f] = encode_column(out[f], spec.columns[f], f, spec.missing_values, where=str(csv))
-        out[f'y_{f}'] = codes
-    if dropna and features:
-        out = out[~np.isnan(out[[f'y_{f}' for f in features]].to_numpy()).any(axis=1)]
-    image_dir = folder / f'dim_{image_size}'
+    return out
+
+# %% ../nbs/00_data.ipynb #bcd895a8
+def _check_image(path: str) -> str | None:
+    "None if the image decodes, else the reason."
+    try:
+        with Image.open(path) as im: im.load()
+        return None
+    except Exception as e: return f'{type(e).__name__}: {e}'
+
+def _readable_images(out: pd.DataFrame, image_dir: Path, csv: Path, name: str, verify: str, strict: bool, workers: int):
+    "The rows whose image is there (and decodes, for verify='decode') with a `file` column, and the (file, reason) of the others."
     present = _list_files(image_dir)
     exists = out['image_path'].isin(present).to_numpy()
     skipped = [(str(image_dir / p), 'missing') for p in out['image_path'][~exists]]
@@ -481,17 +469,54 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
                                f'rows from metadata.csv, or pass strict=False to skip them.')
         warnings.warn(f'Dataset {name!r}: skipped {len(skipped)} of {len(skipped) + len(out)} image(s) listed in {csv} that are '
                       f'missing or unreadable: {listing}')
-    if len(out) == 0:
-        what = f'split {split!r} of fold {fold}' if split != 'all' else 'the dataset'
-        detail = [f'{n_listed} row(s) in metadata.csv after filters']
-        if patients is not None: detail.append(f'{len(patients)} patient(s) listed for the split')
-        if skipped: detail.append(f'{len(skipped)} image(s) skipped')
-        if dropna: detail.append('rows with missing labels dropped')
-        raise DatasetError(f'{what.capitalize()} of dataset {name!r} ({folder}) has no images ({", ".join(detail)}). '
-                           f'Check that splits.json uses the patient ids of metadata.csv and that the images exist in {image_dir}.')
+    return out, skipped
+
+# %% ../nbs/00_data.ipynb #d015dae3
+def _no_images(name, folder, image_dir, split, fold, n_listed, patients, skipped, dropna) -> DatasetError:
+    "The error for a split without images, with the count after each step."
+    what = f'split {split!r} of fold {fold}' if split != 'all' else 'the dataset'
+    detail = [f'{n_listed} row(s) in metadata.csv after filters']
+    if patients is not None: detail.append(f'{len(patients)} patient(s) listed for the split')
+    if skipped: detail.append(f'{len(skipped)} image(s) skipped')
+    if dropna: detail.append('rows with missing labels dropped')
+    return DatasetError(f'{what.capitalize()} of dataset {name!r} ({folder}) has no images ({", ".join(detail)}). '
+                        f'Check that splits.json uses the patient ids of metadata.csv and that the images exist in {image_dir}.')
+
+# %% ../nbs/00_data.ipynb #c0db181b
+def load_table(name: str, root='datasets', image_size: int | None = None, features: str | Sequence[str] | None = None,
+               split: str = 'all', fold: int = 0, dropna: bool = False, strict: bool = False,
+               verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
+    """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
+
+    `table` has `file` (absolute image path), `patient_id`, every metadata column under its short name, and one
+    `y_<feature>` column of codes per asked feature (NaN when missing). `info` holds the spec, the image size, the
+    classes per feature and the skipped images."""
+    spec = spec or get_spec(name, root)
+    if isinstance(features, str): features = [features]
+    features = list(features) if features is not None else ([spec.default_feature] if spec.default_feature else [])
+    if spec.parts: return _load_union(spec, root, image_size, features, split, fold, dropna, strict, verify, workers)
+    folder = dataset_folder(name, root)
+    image_size = _check_folder(name, folder, image_size)
+    csv = folder / 'metadata' / 'metadata.csv'
+    df = _read_metadata(spec, csv)
+    _need_columns(spec, df, features + [f.column for f in spec.filters], csv)
+    out = _short_names(spec, df)
+    patients = _split_patients(folder, name, split, fold)
+    n_listed = len(out)
+    if patients is not None: out = out[out['patient_id'].isin(patients)]
+    classes = {}
+    for f in features:
+        codes, classes[f] = encode_column(out[f], spec.columns[f], f, spec.missing_values, where=str(csv))
+        out[f'y_{f}'] = codes
+    if dropna and features:
+        out = out[~np.isnan(out[[f'y_{f}' for f in features]].to_numpy()).any(axis=1)]
+    image_dir = folder / f'dim_{image_size}'
+    out, skipped = _readable_images(out, image_dir, csv, name, verify, strict, workers)
+    if len(out) == 0: raise _no_images(name, folder, image_dir, split, fold, n_listed, patients, skipped, dropna)
     info = dict(spec=spec, image_size=image_size, classes=classes, features=features, skipped=skipped, folder=folder)
     return out.reset_index(drop=True), info
 
+# %% ../nbs/00_data.ipynb #8807e2f7
 def _load_union(spec, root, image_size, features, split, fold, dropna, strict, verify, workers):
     missing = [p for p in spec.parts if not dataset_folder(p, root).is_dir()]
     if missing:
@@ -547,7 +572,7 @@ def _cache_rows(folder: Path, image_size: int, table: pd.DataFrame, check: int =
         if _file_stat(table['file'].iat[j]) != idx['stat'][rows[j]]: return None, f'{table["file"].iat[j]} changed after the cache was built'
     return rows, 'ok'
 
-# %% ../nbs/00_data.ipynb #5fd4d8e7
+# %% ../nbs/00_data.ipynb #82d0c9fc
 class FundusDataset(torch.utils.data.Dataset):
     """Images and labels of one split of a fundus dataset in the standard layout, read through its spec.
 
@@ -581,98 +606,113 @@ class FundusDataset(torch.utils.data.Dataset):
             elif why != 'missing':
                 warnings.warn(f'Dataset {name!r}: the uint8 cache at size {self.image_size} is not used ({why}); rebuild it with `dual-ifm cache`.')
 
-    @property
-    def cached(self) -> bool:
-        "Whether photographs are read from the uint8 cache."
-        return self._rows is not None
+# %% ../nbs/00_data.ipynb #3dcd8213
+@patch(as_prop=True)
+def cached(self: FundusDataset) -> bool:
+    "Whether photographs are read from the uint8 cache."
+    return self._rows is not None
 
-    def __getstate__(self):                        # memory maps are reopened in each worker process, not pickled
-        return {**self.__dict__, '_mm': None}
+@patch
+def __getstate__(self: FundusDataset):                        # memory maps are reopened in each worker process, not pickled
+    return {**self.__dict__, '_mm': None}
 
-    def __len__(self): return len(self.table)
+@patch
+def __len__(self: FundusDataset): return len(self.table)
 
-    @property
-    def files(self) -> list[str]: return list(self.table['file'])
-    @property
-    def patients(self) -> np.ndarray: return self.table['patient_id'].to_numpy()
-    @property
-    def label_mapping(self) -> dict: return {f: dict(enumerate(c)) for f, c in self.classes.items() if c is not None}
+@patch(as_prop=True)
+def files(self: FundusDataset) -> list[str]: return list(self.table['file'])
 
-    @property
-    def normalization(self) -> tuple[tuple, tuple]:
-        "RGB (mean, std) on the 0-1 scale: from the spec, else metadata/stats.json, else ImageNet's (with a warning)."
-        if self.spec.mean is not None and self.spec.std is not None: return tuple(self.spec.mean), tuple(self.spec.std)
-        stats = self.folder / 'metadata' / 'stats.json'
-        if stats.exists():
-            s = load_json(stats)
-            return tuple(s['mean']), tuple(s['std'])
-        warnings.warn(f'Dataset {self.name!r} declares no normalisation and has no {stats}; using ImageNet statistics. '
-                      f'`dual-ifm prepare` writes stats.json.')
-        return NORMALISATION['imagenet']
+@patch(as_prop=True)
+def patients(self: FundusDataset) -> np.ndarray: return self.table['patient_id'].to_numpy()
 
-    def load_image(self, i: int):
-        "Decode image `i` as the dataset's `output` type (no transform); raises `DatasetError` naming the file if it cannot."
-        path = self.table['file'].iat[i]
-        if self._rows is not None:
-            if self._mm is None: self._mm = open_cache(cache_paths(self.folder, self.image_size)[0])
-            a = np.array(self._mm[self._rows[i]])
-            return Image.fromarray(a) if self.output == 'pil' else torch.from_numpy(a).permute(2, 0, 1).contiguous()
-        try:
-            if self.output == 'pil':
-                with Image.open(path) as im: return im.convert('RGB')
-            from torchvision.io import ImageReadMode, decode_image, read_file
-            return decode_image(read_file(path), mode=ImageReadMode.RGB)
-        except Exception as e:
-            raise DatasetError(f'Cannot read image {path} ({type(e).__name__}: {e}); it is listed in '
-                               f'{self.folder}/metadata/metadata.csv. Restore or re-create it (`dual-ifm prepare`), remove its row, '
-                               f'or load the dataset with verify="decode" to skip unreadable images up front.') from None
+@patch(as_prop=True)
+def label_mapping(self: FundusDataset) -> dict: return {f: dict(enumerate(c)) for f, c in self.classes.items() if c is not None}
 
-    def __getitem__(self, i: int):
-        n = len(self)
-        for k in range(n):
-            j = (i + k) % n
-            try: img = self.load_image(j)
-            except DatasetError as e:
-                if self.strict: raise
-                if (self.table['file'].iat[j], 'unreadable') not in self.skipped:
-                    self.skipped.append((self.table['file'].iat[j], 'unreadable'))
-                    warnings.warn(f'{e} Serving the next readable image instead (strict=True raises).')
-                continue
-            if self.transform is not None: img = self.transform(img)
-            t = torch.tensor(self.targets[j])
-            return img, (t[0] if len(self.features) == 1 else t)
-        raise DatasetError(f'No image of dataset {self.name!r} ({self.folder}) could be read.')
+# %% ../nbs/00_data.ipynb #c6f71adf
+@patch(as_prop=True)
+def normalization(self: FundusDataset) -> tuple[tuple, tuple]:
+    "RGB (mean, std) on the 0-1 scale: from the spec, else metadata/stats.json, else ImageNet's (with a warning)."
+    if self.spec.mean is not None and self.spec.std is not None: return tuple(self.spec.mean), tuple(self.spec.std)
+    stats = self.folder / 'metadata' / 'stats.json'
+    if stats.exists():
+        s = load_json(stats)
+        return tuple(s['mean']), tuple(s['std'])
+    warnings.warn(f'Dataset {self.name!r} declares no normalisation and has no {stats}; using ImageNet statistics. '
+                  f'`dual-ifm prepare` writes stats.json.')
+    return NORMALISATION['imagenet']
 
-    def masks(self, i: int, types: Sequence[str] = LESION_TYPES) -> dict[str, np.ndarray]:
-        "Lesion masks of image `i` as boolean HxW arrays, one per type; all-False where the type has no mask file."
-        mdir = self.folder / 'masks' / f'dim_{self.image_size}'
-        if not mdir.is_dir():
-            raise DatasetError(f'Dataset {self.name!r} has no lesion masks at size {self.image_size}: {mdir} not found. '
-                               f'Masks live in masks/dim_<size>/<TYPE>/<stem>_<TYPE>.png (TYPE in {list(LESION_TYPES)}).')
-        stem = Path(self.table['image_path'].iat[i]).with_suffix('')
-        out = {}
-        for t in types:
-            if t not in LESION_TYPES: raise ValueError(f'Unknown lesion type {t!r}; choose from {list(LESION_TYPES)}.')
-            f = mdir / t / f'{stem}_{t}.png'
-            out[t] = (np.asarray(Image.open(f).convert('L')) > 127) if f.exists() else np.zeros((self.image_size,) * 2, bool)
-        return out
+# %% ../nbs/00_data.ipynb #ca323142
+@patch
+def load_image(self: FundusDataset, i: int):
+    "Decode image `i` as the dataset's `output` type (no transform); raises `DatasetError` naming the file if it cannot."
+    path = self.table['file'].iat[i]
+    if self._rows is not None:
+        if self._mm is None: self._mm = open_cache(cache_paths(self.folder, self.image_size)[0])
+        a = np.array(self._mm[self._rows[i]])
+        return Image.fromarray(a) if self.output == 'pil' else torch.from_numpy(a).permute(2, 0, 1).contiguous()
+    try:
+        if self.output == 'pil':
+            with Image.open(path) as im: return im.convert('RGB')
+        from torchvision.io import ImageReadMode, decode_image, read_file
+        return decode_image(read_file(path), mode=ImageReadMode.RGB)
+    except Exception as e:
+        raise DatasetError(f'Cannot read image {path} ({type(e).__name__}: {e}); it is listed in '
+                           f'{self.folder}/metadata/metadata.csv. Restore or re-create it (`dual-ifm prepare`), remove its row, '
+                           f'or load the dataset with verify="decode" to skip unreadable images up front.') from None
 
-    def summary(self) -> pd.DataFrame:
-        "Counts of images per class for each feature (with missing)."
-        rows = []
-        for k, f in enumerate(self.features):
-            codes = self.targets[:, k]
-            classes = self.classes[f]
-            if classes is None:
-                rows.append((f, 'mean', float(np.nanmean(codes)))); rows.append((f, 'missing', int(np.isnan(codes).sum()))); continue
-            for c, v in enumerate(classes): rows.append((f, v, int((codes == c).sum())))
-            rows.append((f, 'missing', int(np.isnan(codes).sum())))
-        return pd.DataFrame(rows, columns=['feature', 'class', 'images'])
+@patch
+def __getitem__(self: FundusDataset, i: int):
+    n = len(self)
+    for k in range(n):
+        j = (i + k) % n
+        try: img = self.load_image(j)
+        except DatasetError as e:
+            if self.strict: raise
+            if (self.table['file'].iat[j], 'unreadable') not in self.skipped:
+                self.skipped.append((self.table['file'].iat[j], 'unreadable'))
+                warnings.warn(f'{e} Serving the next readable image instead (strict=True raises).')
+            continue
+        if self.transform is not None: img = self.transform(img)
+        t = torch.tensor(self.targets[j])
+        return img, (t[0] if len(self.features) == 1 else t)
+    raise DatasetError(f'No image of dataset {self.name!r} ({self.folder}) could be read.')
 
-    def __repr__(self):
-        return (f'FundusDataset({self.name!r}, split={self.split!r}, fold={self.fold}, image_size={self.image_size}, '
-                f'features={self.features}, n={len(self)}, patients={self.table["patient_id"].nunique()})')
+# %% ../nbs/00_data.ipynb #6d20ba72
+@patch
+def masks(self: FundusDataset, i: int, types: Sequence[str] = LESION_TYPES) -> dict[str, np.ndarray]:
+    "Lesion masks of image `i` as boolean HxW arrays, one per type; all-False where the type has no mask file."
+    mdir = self.folder / 'masks' / f'dim_{self.image_size}'
+    if not mdir.is_dir():
+        raise DatasetError(f'Dataset {self.name!r} has no lesion masks at size {self.image_size}: {mdir} not found. '
+                           f'Masks live in masks/dim_<size>/<TYPE>/<stem>_<TYPE>.png (TYPE in {list(LESION_TYPES)}).')
+    stem = Path(self.table['image_path'].iat[i]).with_suffix('')
+    out = {}
+    for t in types:
+        if t not in LESION_TYPES: raise ValueError(f'Unknown lesion type {t!r}; choose from {list(LESION_TYPES)}.')
+        f = mdir / t / f'{stem}_{t}.png'
+        out[t] = (np.asarray(Image.open(f).convert('L')) > 127) if f.exists() else np.zeros((self.image_size,) * 2, bool)
+    return out
 
+# %% ../nbs/00_data.ipynb #c5053a7e
+@patch
+def summary(self: FundusDataset) -> pd.DataFrame:
+    "Counts of images per class for each feature (with missing)."
+    rows = []
+    for k, f in enumerate(self.features):
+        codes = self.targets[:, k]
+        classes = self.classes[f]
+        if classes is None:
+            rows.append((f, 'mean', float(np.nanmean(codes)))); rows.append((f, 'missing', int(np.isnan(codes).sum()))); continue
+        for c, v in enumerate(classes): rows.append((f, v, int((codes == c).sum())))
+        rows.append((f, 'missing', int(np.isnan(codes).sum())))
+    return pd.DataFrame(rows, columns=['feature', 'class', 'images'])
+
+@patch
+def __repr__(self: FundusDataset):
+    return (f'FundusDataset({self.name!r}, split={self.split!r}, fold={self.fold}, image_size={self.image_size}, '
+            f'features={self.features}, n={len(self)}, patients={self.table["patient_id"].nunique()})')
+
+# %% ../nbs/00_data.ipynb #4a6d927f
 def load_dataset(name: str, **kwargs) -> FundusDataset:
     "Shorthand for `FundusDataset(name, **kwargs)`."
     return FundusDataset(name, **kwargs)

@@ -62,7 +62,7 @@ def upsample_maps(maps: torch.Tensor, size: int | tuple[int, int]) -> torch.Tens
     out = F.interpolate(m, size=size, mode='bilinear', align_corners=False)
     return out[0, 0] if squeeze else out
 
-# %% ../nbs/09_evidence.ipynb #bd4e4145
+# %% ../nbs/09_evidence.ipynb #75439930
 def robust_limit(emap: np.ndarray, pct: float = 99.0, fov: np.ndarray | None = None) -> float:
     "The `pct` percentile of |emap| (inside `fov` when given): the value that maps to full colour."
     v = np.abs(np.asarray(emap, np.float64))
@@ -70,6 +70,7 @@ def robust_limit(emap: np.ndarray, pct: float = 99.0, fov: np.ndarray | None = N
     lim = float(np.percentile(v, pct)) if v.size else 0.0
     return lim if lim > 0 else float(v.max()) if v.size and v.max() > 0 else 1.0
 
+# %% ../nbs/09_evidence.ipynb #c926d0be
 def _edges(gray: np.ndarray) -> np.ndarray:
     from scipy import ndimage
     g = ndimage.gaussian_filter(gray, 1.0)
@@ -81,6 +82,7 @@ def as_hwc(image) -> np.ndarray:
     if isinstance(image, torch.Tensor): return image.permute(1, 2, 0).cpu().numpy() if image.shape[0] == 3 else image.cpu().numpy()
     return np.asarray(image)
 
+# %% ../nbs/09_evidence.ipynb #e08d6f9e
 def overlay_evidence(image, emap, background: Literal['image', 'edges'] = 'image', pct: float = 99.0,
                      limit: float | None = None, alpha: float = 0.85, fov: np.ndarray | bool = True, cmap: str = 'RdBu_r') -> np.ndarray:
     """An RGB uint8 picture of `emap` (any resolution; upsampled to the image) over `image` (H x W x 3 uint8, or a
@@ -103,6 +105,7 @@ def overlay_evidence(image, emap, background: Literal['image', 'edges'] = 'image
     out[~mask] = 0
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
+# %% ../nbs/09_evidence.ipynb #98eb993a
 def plot_evidence(image, emap, ax=None, title: str | None = None, colorbar: bool = True, pct: float = 99.0, **kwargs):
     "Show `overlay_evidence(image, emap)` on `ax` with a colour bar in evidence units; returns the axes."
     import matplotlib.pyplot as plt
@@ -147,12 +150,29 @@ def chance_level(mask: np.ndarray, grid: int = 8, fov: np.ndarray | None = None)
     inside = patch_max(np.asarray(fov, bool), grid) if fov is not None else np.ones_like(les)
     return float(les[inside].mean()) if inside.any() else float('nan')
 
-# %% ../nbs/09_evidence.ipynb #afb1f3d4
+# %% ../nbs/09_evidence.ipynb #cfd8db1b
 DR_LESIONS = ('MA', 'HE', 'EX', 'SE', 'NV')
 
 def _rows_of(ds: FundusDataset, rows) -> np.ndarray:
     return np.arange(len(ds)) if rows is None else np.asarray(rows, int)
 
+def _lesion_mask(ds: FundusDataset, i: int, lesions: Sequence[str]) -> np.ndarray:
+    "The union of the `lesions` masks of image `i` (at the dataset's size)."
+    u = np.zeros((ds.image_size,) * 2, bool)
+    for v in ds.masks(i, lesions).values(): u |= v
+    return u
+
+def _precision_row(ds: FundusDataset, i: int, emap: np.ndarray, logit: float, u: np.ndarray, grid: int, k: int, fov: np.ndarray) -> dict:
+    "One image's row of the precision table: its label and logit, the lesion patches, the chance level and precision@1..k."
+    size = emap.shape[0]
+    if u.shape[0] != size: u = np.asarray(torch.nn.functional.interpolate(torch.tensor(u, dtype=torch.float32)[None, None], size=(size, size)) [0, 0] > 0)
+    p = precision_at_k(emap, u, range(1, k + 1), grid, fov)
+    return {'row': i, 'image_path': ds.table['image_path'].iat[i],
+            'label': float(ds.targets[i, 0]) if ds.targets.shape[1] else float('nan'),
+            'logit': logit, 'lesion_patches': int(patch_max(u, grid)[patch_max(fov, grid)].sum()),
+            'chance': chance_level(u, grid, fov), **{f'p@{q}': float(v) for q, v in zip(range(1, k + 1), p)}}
+
+# %% ../nbs/09_evidence.ipynb #998b6fcc
 def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None, lesions: Sequence[str] = DR_LESIONS,
                      grid: int = 8, k: int = 10, size: int | None = None, label: float | None = None, batch_size: int = 32,
                      device=None, progress: bool = True, maps: torch.Tensor | None = None) -> pd.DataFrame:
@@ -176,30 +196,18 @@ def lesion_precision(model: DualIFM, ds: FundusDataset, cls: int = -1, rows=None
     out = []
     for b in tqdm(range(0, len(rows), batch_size), desc='precision@k', disable=not progress, dynamic_ncols=True):
         chunk = rows[b:b + batch_size]
-        masks = []
-        for i in chunk:
-            m = ds.masks(int(i), lesions)
-            u = np.zeros((ds.image_size,) * 2, bool)
-            for v in m.values(): u |= v
-            masks.append(u)
+        masks = [_lesion_mask(ds, int(i), lesions) for i in chunk]
         keep = [j for j, u in enumerate(masks) if u.any()]
         if not keep: continue
         if maps is None: mp, logits = evidence_maps(model, torch.stack([ds[int(chunk[j])][0] for j in keep]), mean, std, batch_size, device)
         else: mp = torch.as_tensor(maps[[int(chunk[j]) for j in keep]]); logits = mp.mean((2, 3))
         up = upsample_maps(mp[:, cls:cls + 1], size)[:, 0].numpy()
-        for n, j in enumerate(keep):
-            u = masks[j]
-            if u.shape[0] != size: u = np.asarray(torch.nn.functional.interpolate(torch.tensor(u, dtype=torch.float32)[None, None], size=(size, size)) [0, 0] > 0)
-            p = precision_at_k(up[n], u, range(1, k + 1), grid, fov)
-            i = int(chunk[j])
-            out.append({'row': i, 'image_path': ds.table['image_path'].iat[i],
-                        'label': float(ds.targets[i, 0]) if ds.targets.shape[1] else float('nan'),
-                        'logit': float(logits[n, cls]), 'lesion_patches': int(patch_max(u, grid)[patch_max(fov, grid)].sum()),
-                        'chance': chance_level(u, grid, fov), **{f'p@{q}': float(v) for q, v in zip(range(1, k + 1), p)}})
+        out += [_precision_row(ds, int(chunk[j]), up[n], float(logits[n, cls]), masks[j], grid, k, fov) for n, j in enumerate(keep)]
     if not out: raise DatasetError(f'None of the {len(rows)} images of {ds.name!r}' + (f' with {ds.features[0]} = {label:g}' if label is not None else '')
                                    + f' has a lesion of types {list(lesions)} in its masks; precision@k needs images with lesions.')
     return pd.DataFrame(out)
 
+# %% ../nbs/09_evidence.ipynb #caf5160d
 def summarise_precision(table: pd.DataFrame) -> dict:
     "Mean precision@k over the images that had a positive patch, the mean chance level and the counts."
     ks = [c for c in table.columns if c.startswith('p@')]
@@ -207,12 +215,15 @@ def summarise_precision(table: pd.DataFrame) -> dict:
     return {'images': int(len(table)), 'scored_images': int(len(scored)), 'chance': float(table['chance'].mean()),
             **{c: float(scored[c].mean()) if len(scored) else float('nan') for c in ks}}
 
+# %% ../nbs/09_evidence.ipynb #1b5c3d7a
 def plot_precision(summary: dict, ax=None, label: str = 'evidence', path=None):
-    "Precision@k against k with the chance level; returns the figure."
+    "Precision@k against k with the chance level, drawn with seaborn; returns the figure."
     import matplotlib.pyplot as plt
+    import seaborn as sns
     if ax is None: _, ax = plt.subplots(figsize=(4.2, 3.2))
     ks = sorted(int(c[2:]) for c in summary if c.startswith('p@'))
-    ax.plot(ks, [summary[f'p@{q}'] for q in ks], 'o-', label=label, color='C3')
+    curve = pd.DataFrame({'k': ks, 'precision': [summary[f'p@{q}'] for q in ks]})
+    sns.lineplot(data=curve, x='k', y='precision', marker='o', color='C3', label=label, ax=ax)
     ax.axhline(summary['chance'], ls='--', color='0.4', label=f"chance ({summary['chance']:.2f})")
     ax.set_xlabel('k (top-k evidence patches)'); ax.set_ylabel('precision@k'); ax.set_ylim(0, 1.02); ax.set_xticks(ks)
     ax.legend(frameon=False, fontsize=8); ax.set_title(f"lesion precision@k ({summary['scored_images']} images)", fontsize=10)
@@ -254,7 +265,7 @@ def evidence_gallery(model: DualIFM, ds: FundusDataset, cls: int = -1, n: int = 
     if path is not None: save_figure(fig, path, dpi=110)
     return fig
 
-# %% ../nbs/09_evidence.ipynb #62db835a
+# %% ../nbs/09_evidence.ipynb #19a8a93e
 IDRID_LESION_FOLDERS = {'microaneurysm': 'MA', 'haemorrhage': 'HE', 'hemorrhage': 'HE', 'hard exudate': 'EX',
                         'soft exudate': 'SE', 'optic disc': 'OD'}
 
@@ -262,41 +273,37 @@ def _find_dir(root: Path, words: str) -> Path | None:
     hits = sorted(p for p in root.rglob('*') if p.is_dir() and words in p.name.lower())
     return hits[0] if hits else None
 
-def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 'datasets', sizes: Sequence[int] = (256,),
-                               name: str = 'idrid_seg') -> Path:
-    "Convert IDRiD's segmentation part (the folder `src`) into the dataset `out/name` with lesion masks; returns its folder."
+def _idrid_mask_folders(gt_root: Path, part: Path) -> dict[str, Path]:
+    "The ground-truth folder of each lesion type for one part (training or testing set) of the photographs."
+    gt_part = next((g for g in gt_root.iterdir() if g.is_dir() and g.name.lower().split('. ', 1)[-1] == part.name.lower().split('. ', 1)[-1]), None)
+    types = {}
+    if gt_part is not None:
+        for d in gt_part.iterdir():
+            t = next((v for k, v in IDRID_LESION_FOLDERS.items() if k in d.name.lower()), None)
+            if t: types[t] = d
+    return types
+
+# %% ../nbs/09_evidence.ipynb #f1eb0750
+def _idrid_photograph(f: Path, subset: str, types: dict[str, Path], folder: Path, sizes: Sequence[int]) -> str:
+    "Write photograph `f` and its masks at each size into the dataset `folder`; returns its image path there."
     from PIL import Image
-    src = Path(src)
-    if not src.is_dir(): raise FileNotFoundError(f'{src} is not a folder; pass the IDRiD download that holds "A. Segmentation".')
-    img_root, gt_root = _find_dir(src, 'original images'), _find_dir(src, 'groundtruths')
-    if img_root is None or gt_root is None:
-        raise DatasetError(f'{src} does not look like IDRiD\'s segmentation part: expected the folders "1. Original Images" and '
-                           f'"2. All Segmentation Groundtruths" (each with "a. Training Set" and "b. Testing Set").')
-    folder = Path(out) / name
-    rows = []
-    for part in sorted(p for p in img_root.iterdir() if p.is_dir()):
-        subset = 'test' if 'test' in part.name.lower() else 'train'
-        gt_part = next((g for g in gt_root.iterdir() if g.is_dir() and g.name.lower().split('. ', 1)[-1] == part.name.lower().split('. ', 1)[-1]), None)
-        types = {}
-        if gt_part is not None:
-            for d in gt_part.iterdir():
-                t = next((v for k, v in IDRID_LESION_FOLDERS.items() if k in d.name.lower()), None)
-                if t: types[t] = d
-        for f in sorted(p for p in part.iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.tif')):
-            try: img = Image.open(f); img.load()
-            except Exception as e: raise DatasetError(f'{f}: cannot be read as an image ({e}).') from None
-            fov = find_fov(img)
-            rel = f'{subset}/{f.stem}.png'
-            for s in sizes:
-                save_image(crop_fov(img, fov, s), folder / f'dim_{s}' / rel)
-                for t, d in types.items():
-                    mf = next(iter(sorted(d.glob(f'{f.stem}_{t}.*'))), None)
-                    if mf is None: continue
-                    m = np.asarray(Image.open(mf).convert('L')) > 0
-                    mc = crop_fov(Image.fromarray((m * 255).astype(np.uint8)).convert('RGB'), fov, s)[..., 0] > 63
-                    save_image((mc * 255).astype(np.uint8), folder / 'masks' / f'dim_{s}' / t / f'{subset}/{f.stem}_{t}.png')
-            rows.append({'image_path': rel, 'patient_id': f.stem, 'drbin': 1, 'set': subset})
-    if not rows: raise DatasetError(f'No photographs found under {img_root}.')
+    try: img = Image.open(f); img.load()
+    except Exception as e: raise DatasetError(f'{f}: cannot be read as an image ({e}).') from None
+    fov = find_fov(img)
+    rel = f'{subset}/{f.stem}.png'
+    for s in sizes:
+        save_image(crop_fov(img, fov, s), folder / f'dim_{s}' / rel)
+        for t, d in types.items():
+            mf = next(iter(sorted(d.glob(f'{f.stem}_{t}.*'))), None)
+            if mf is None: continue
+            m = np.asarray(Image.open(mf).convert('L')) > 0
+            mc = crop_fov(Image.fromarray((m * 255).astype(np.uint8)).convert('RGB'), fov, s)[..., 0] > 63
+            save_image((mc * 255).astype(np.uint8), folder / 'masks' / f'dim_{s}' / t / f'{subset}/{f.stem}_{t}.png')
+    return rel
+
+# %% ../nbs/09_evidence.ipynb #c852ebcb
+def _idrid_metadata(rows: list[dict], folder: Path) -> None:
+    "metadata.csv, splits.json and dataset.json of the converted set."
     meta = pd.DataFrame(rows)
     save_csv(meta, folder / 'metadata' / 'metadata.csv', index=False)
     sp = make_splits(meta.patient_id, n_folds=5, seed=0) if len(meta) >= 7 else None
@@ -309,9 +316,30 @@ def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 
                'default_feature': 'drbin', 'mean': [0.447, 0.216, 0.069], 'std': [0.306, 0.163, 0.083],
                'description': "IDRiD segmentation part: photographs with lesion masks (MA, HE, EX, SE, OD)"},
               folder / 'metadata' / 'dataset.json')
+
+# %% ../nbs/09_evidence.ipynb #bf4c4473
+def prepare_idrid_segmentation(src: str | os.PathLike, out: str | os.PathLike = 'datasets', sizes: Sequence[int] = (256,),
+                               name: str = 'idrid_seg') -> Path:
+    "Convert IDRiD's segmentation part (the folder `src`) into the dataset `out/name` with lesion masks; returns its folder."
+    src = Path(src)
+    if not src.is_dir(): raise FileNotFoundError(f'{src} is not a folder; pass the IDRiD download that holds "A. Segmentation".')
+    img_root, gt_root = _find_dir(src, 'original images'), _find_dir(src, 'groundtruths')
+    if img_root is None or gt_root is None:
+        raise DatasetError(f'{src} does not look like IDRiD\'s segmentation part: expected the folders "1. Original Images" and '
+                           f'"2. All Segmentation Groundtruths" (each with "a. Training Set" and "b. Testing Set").')
+    folder = Path(out) / name
+    rows = []
+    for part in sorted(p for p in img_root.iterdir() if p.is_dir()):
+        subset = 'test' if 'test' in part.name.lower() else 'train'
+        types = _idrid_mask_folders(gt_root, part)
+        for f in sorted(p for p in part.iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.tif')):
+            rel = _idrid_photograph(f, subset, types, folder, sizes)
+            rows.append({'image_path': rel, 'patient_id': f.stem, 'drbin': 1, 'set': subset})
+    if not rows: raise DatasetError(f'No photographs found under {img_root}.')
+    _idrid_metadata(rows, folder)
     return folder
 
-# %% ../nbs/09_evidence.ipynb #8a017044
+# %% ../nbs/09_evidence.ipynb #bcc322d0
 def sparsity_sweep(cfg, lambdas: Sequence[float] = (0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1), out: str | os.PathLike | None = None,
                    grid: int = 8, k: int = 10, lesions: Sequence[str] = DR_LESIONS, label: float | None = None) -> pd.DataFrame:
     """Fine-tune `cfg` (a `FinetuneConfig`) once per sparsity lambda on its first fold and measure AUROC and lesion
@@ -335,20 +363,25 @@ def sparsity_sweep(cfg, lambdas: Sequence[float] = (0, 1e-6, 1e-5, 1e-4, 1e-3, 1
         save_csv(pd.DataFrame(rows), out / 'sweep.csv', index=False)
     return pd.DataFrame(rows)
 
+# %% ../nbs/09_evidence.ipynb #95b7665e
 def plot_sweep(table: pd.DataFrame, k: int = 10, path=None):
-    "Precision@k (with chance) and AUROC against the sparsity lambda (log axis; 0 drawn at the left end)."
+    "Precision@k (with chance) and AUROC against the sparsity lambda (log axis; 0 drawn at the left end), with seaborn."
     import matplotlib.pyplot as plt
+    import seaborn as sns
     t = table.sort_values('sparsity')
     pos = t.sparsity[t.sparsity > 0]
     zero_at = pos.min() / 10 if len(pos) else 1e-7
-    x = t.sparsity.where(t.sparsity > 0, zero_at)
+    x = t.sparsity.where(t.sparsity > 0, zero_at).to_numpy()
+    names = {f'p@{k}': f'precision@{k}', 'chance': 'chance', 'auroc': 'AUROC'}
+    long = pd.concat([pd.DataFrame({'lambda': x, 'score': t[c].to_numpy(), 'curve': n}) for c, n in names.items()], ignore_index=True)
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.plot(x, t[f'p@{k}'], 'o-', color='C3', label=f'precision@{k}')
-    ax.plot(x, t['chance'], ':', color='C3', alpha=0.6, label='chance')
-    ax.plot(x, t['auroc'], 's-', color='C0', label='AUROC')
+    p = f'precision@{k}'
+    sns.lineplot(data=long, x='lambda', y='score', hue='curve', style='curve', palette={p: 'C3', 'chance': 'C3', 'AUROC': 'C0'},
+                 markers={p: 'o', 'chance': '.', 'AUROC': 's'}, dashes={p: '', 'chance': (1, 2), 'AUROC': ''}, ax=ax)
     ax.set_xscale('log'); ax.set_ylim(0, 1.02); ax.set_xlabel('sparsity lambda (0 at the left end)'); ax.set_ylabel('score')
-    ticks = list(x); ax.set_xticks(ticks); ax.set_xticklabels(['0' if v == zero_at else f'{v:g}' for v in ticks], fontsize=7)
-    ax.legend(frameon=False, fontsize=8); ax.set_title('sparsity sweep', fontsize=10)
+    ax.set_xticks(list(x)); ax.set_xticklabels(['0' if v == zero_at else f'{v:g}' for v in x], fontsize=7)
+    ax.minorticks_off()
+    sns.move_legend(ax, 'best', frameon=False, fontsize=8, title=None); ax.set_title('sparsity sweep', fontsize=10)
     if path is not None: save_figure(fig, path)
     return fig
 
@@ -378,11 +411,9 @@ class EvidenceConfig(RuntimeConfig):
 
     def __post_init__(self): refuse_runtime(self, 'evidence', 'compile', 'workers')
 
-# %% ../nbs/09_evidence.ipynb #4bfd8dd8
-def run_evidence(cfg: EvidenceConfig) -> dict:
-    """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
-    masks, precision@k (precision.csv, precision.png); returns and writes summary.json."""
-    import matplotlib.pyplot as plt
+# %% ../nbs/09_evidence.ipynb #b6096241
+def _evidence_inputs(cfg: EvidenceConfig):
+    "The model (accelerated for its device), the device, the dataset, the class explained and the class names (or None)."
     from dual_ifm.data import available_sizes, dataset_folder
     model = DualIFM.from_checkpoint(cfg.checkpoint)
     _need_head(model)
@@ -395,11 +426,15 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     if size is None and tc.get('image_size') in available_sizes(dataset_folder(cfg.dataset, cfg.root)): size = tc['image_size']
     feature = cfg.feature or (tc.get('feature') if tc.get('dataset') == cfg.dataset else None)
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=size, features=feature, split=cfg.split, fold=cfg.fold)
-    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
     K = model.clf.out_channels; cls = cfg.cls % K
     names = None
     if ds.features and ds.classes.get(ds.features[0]) is not None and len(ds.classes[ds.features[0]]) == K:
         names = [f'{ds.features[0]} {c}' for c in ds.classes[ds.features[0]]]
+    return model, dev, ds, cls, names
+
+# %% ../nbs/09_evidence.ipynb #b87f9c3e
+def _dataset_maps(model: DualIFM, ds: FundusDataset, cls: int, cfg: EvidenceConfig, dev, out: Path):
+    "Evidence maps and logits of every photograph of `ds`, also written to `out/maps.npz`."
     from tqdm import tqdm
     maps, logits = [], []
     for b in tqdm(range(0, len(ds), cfg.batch_size), desc='evidence', disable=not cfg.progress, dynamic_ncols=True):
@@ -409,6 +444,11 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
     with atomic_write(out / 'maps.npz') as f:
         np.savez(f, maps=maps.numpy(), logits=logits.numpy(), image_path=ds.table['image_path'].to_numpy(str),
                  targets=ds.targets, features=np.array(ds.features), cls=cls)
+    return maps, logits
+
+# %% ../nbs/09_evidence.ipynb #7a545f38
+def _write_overlays(ds: FundusDataset, maps: torch.Tensor, logits: torch.Tensor, cls: int, cfg: EvidenceConfig, out: Path) -> int:
+    "Photograph and overlay side by side for the `cfg.overlays` highest class logits, in `out/overlays/`; returns how many."
     od = out / 'overlays'
     if od.exists(): shutil.rmtree(od)
     order = torch.argsort(logits[:, cls], descending=True).numpy()[:cfg.overlays]
@@ -416,20 +456,35 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
         img = as_hwc(ds.load_image(int(i)))
         name = re.sub(r'[^A-Za-z0-9_.-]+', '_', str(Path(ds.table['image_path'].iat[int(i)]).with_suffix('')))
         save_image(np.concatenate([img, overlay_evidence(img, maps[i, cls].numpy(), cfg.background)], 1), od / f'{name}.png')
+    return len(order)
+
+# %% ../nbs/09_evidence.ipynb #9507cba7
+def _precision_report(model: DualIFM, ds: FundusDataset, cls: int, cfg: EvidenceConfig, maps: torch.Tensor, out: Path) -> dict:
+    "precision@k of the maps against the lesion masks (precision.csv, precision.png): {'precision': summary or None[, 'note': why]}."
+    import matplotlib.pyplot as plt
+    if not (ds.folder / 'masks' / f'dim_{ds.image_size}').is_dir():
+        return {'precision': None, 'note': f'{cfg.dataset} has no lesion masks at {ds.image_size} px, so precision@k was not computed.'}
+    try:
+        tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, progress=cfg.progress,
+                               maps=maps)
+        save_csv(tab, out / 'precision.csv', index=False)
+        summary = summarise_precision(tab)
+        fig = plot_precision(summary, path=out / 'precision.png'); plt.close(fig)
+        return {'precision': summary}
+    except DatasetError as e: return {'precision': None, 'note': str(e)}
+
+# %% ../nbs/09_evidence.ipynb #f6381d56
+def run_evidence(cfg: EvidenceConfig) -> dict:
+    """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
+    masks, precision@k (precision.csv, precision.png); returns and writes summary.json."""
+    import matplotlib.pyplot as plt
+    model, dev, ds, cls, names = _evidence_inputs(cfg)
+    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
+    maps, logits = _dataset_maps(model, ds, cls, cfg, dev, out)
+    n_overlays = _write_overlays(ds, maps, logits, cls, cfg, out)
     fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
     summary = {'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split, 'fold': cfg.fold, 'images': len(ds),
-               'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': len(order)}
-    has_masks = (ds.folder / 'masks' / f'dim_{ds.image_size}').is_dir()
-    if has_masks:
-        try:
-            tab = lesion_precision(model, ds, cls, grid=cfg.grid, k=cfg.k, lesions=cfg.lesions, label=cfg.label, progress=cfg.progress,
-                                   maps=maps)
-            save_csv(tab, out / 'precision.csv', index=False)
-            summary['precision'] = summarise_precision(tab)
-            fig = plot_precision(summary['precision'], path=out / 'precision.png'); plt.close(fig)
-        except DatasetError as e: summary['precision'] = None; summary['note'] = str(e)
-    else:
-        summary['precision'] = None
-        summary['note'] = f'{cfg.dataset} has no lesion masks at {ds.image_size} px, so precision@k was not computed.'
+               'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': n_overlays}
+    summary.update(_precision_report(model, ds, cls, cfg, maps, out))
     save_json(summary, out / 'summary.json')
     return summary

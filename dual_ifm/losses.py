@@ -41,7 +41,7 @@ def gather_with_grad(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     if not distributed(): return x, 0
     return torch.cat(_AllGather.apply(x)), dist.get_rank() * x.shape[0]
 
-# %% ../nbs/05_losses.ipynb #279a3eba
+# %% ../nbs/05_losses.ipynb #05289f6b
 def _sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     "Squared Euclidean distances between the rows of x and y (clamped at 0)."
     return ((x * x).sum(1, keepdim=True) + (y * y).sum(1)[None] - 2 * x @ y.T).clamp_min_(0)
@@ -56,6 +56,7 @@ def _prepare(a, b, negatives):
     else: A, B_, off = a, b, 0
     return a, b, A, B_, off
 
+# %% ../nbs/05_losses.ipynb #7f82059f
 def cauchy_infonce(a: torch.Tensor, b: torch.Tensor, negatives: Literal['all', 'local'] = 'all') -> torch.Tensor:
     "Cauchy-kernel InfoNCE of t-SimCNE for the paired views `a`, `b` (B x d); computed in float32 (float64 if given)."
     with torch.autocast(a.device.type, enabled=False):
@@ -74,6 +75,7 @@ def cauchy_infonce(a: torch.Tensor, b: torch.Tensor, negatives: Literal['all', '
             return torch.log(q_same.sum(1) + q_other.sum(1))
         return -log_q_pos.mean() + 0.5 * (log_den(a, A, B_).mean() + log_den(b, B_, A).mean())
 
+# %% ../nbs/05_losses.ipynb #e9398939
 def cosine_infonce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.5, negatives: Literal['all', 'local'] = 'all',
                    norm_penalty: float = 0.0, radius: float = 1.0) -> torch.Tensor:
     """Cosine-similarity InfoNCE (NT-Xent) of SimCLR for the paired views `a`, `b`; computed in float32 (float64 if given).
@@ -95,6 +97,7 @@ def cosine_infonce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.5, n
             loss = loss + norm_penalty * ((norms - radius) ** 2).mean()
         return loss
 
+# %% ../nbs/05_losses.ipynb #0a8dab39
 class ContrastiveLoss(nn.Module):
     "The contrastive loss of a training stage: `kind='cauchy'` (t-SimCNE) or `'cosine'` (SimCLR)."
     def __init__(self, kind: Literal['cauchy', 'cosine'] = 'cauchy', temperature: float = 0.5,

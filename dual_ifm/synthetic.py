@@ -22,7 +22,7 @@ __all__ = ['DR_GRADES', 'CDR_RANGES', 'CAMERAS', 'MASK_COLOURS', 'GENERATOR_VERS
            'make_scene', 'render', 'synth_fundus', 'overlay_masks', 'plot_gallery', 'sample_patients', 'SynthConfig',
            'make_synthetic']
 
-# %% ../nbs/01_synthetic.ipynb #409999e2
+# %% ../nbs/01_synthetic.ipynb #0101a877
 class _Layer:
     "Capsules (segments p0-p1 with a radius, a soft edge and a strength) of one kind of structure, in anatomy units."
     def __init__(self): self.parts = []
@@ -40,6 +40,7 @@ class _Layer:
         if not self.parts: return (np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), np.zeros(0), np.zeros(0))
         return tuple(np.concatenate([p[i] for p in self.parts]) for i in range(5))
 
+# %% ../nbs/01_synthetic.ipynb #9e85da0d
 _EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 def _raster(arrs, size: int):
@@ -74,6 +75,7 @@ def _raster(arrs, size: int):
     c = c * c * (3 - 2 * c) * np.minimum(np.float32(1.0), 2 * rp[cap])
     return iy[good] * size + ix[good], c, cap
 
+# %% ../nbs/01_synthetic.ipynb #300bc991
 def _coverage(arrs, size: int, with_strength: bool = True) -> np.ndarray:
     "Coverage (0-1) of a set of capsules as a size x size map (the maximum where capsules overlap)."
     idx, c, cap = _raster(arrs, size)
@@ -113,7 +115,7 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
         out = acc
     return out
 
-# %% ../nbs/01_synthetic.ipynb #4b83c045
+# %% ../nbs/01_synthetic.ipynb #7934cc44
 def _rot(v, ang):
     c, s = math.cos(ang), math.sin(ang)
     return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
@@ -136,6 +138,7 @@ def _clip_path(pts, fovea, faz, fov_r):
     bad = np.flatnonzero((np.hypot(pts[:, 0] - fovea[0], pts[:, 1] - fovea[1]) < faz) | (np.hypot(pts[:, 0], pts[:, 1]) > fov_r))
     return pts[:bad[0]] if len(bad) else pts
 
+# %% ../nbs/01_synthetic.ipynb #83a6836b
 def _arcade(rng, start, fovea, up, ax, ay, phi_end, n, wiggle):
     "A major temporal arcade: a perturbed half-ellipse around the macula that starts at the disc."
     phi = np.linspace(0, phi_end, n)
@@ -149,6 +152,7 @@ def _arcade(rng, start, fovea, up, ax, ay, phi_end, n, wiggle):
     nn = np.hypot(nx, ny)
     return np.stack([x + off * nx / nn, y + off * ny / nn], 1)
 
+# %% ../nbs/01_synthetic.ipynb #4bd5e07d
 def _grow_tree(rng, layer, pts, width, depth, disc, fovea, faz=0.06, fov_r=1.05, beading=0.0):
     "Draw a tapering vessel along `pts` into `layer` and spawn child branches along it, `depth` levels deep."
     pts = _clip_path(pts, fovea, faz, fov_r)
@@ -169,6 +173,7 @@ def _grow_tree(rng, layer, pts, width, depth, disc, fovea, faz=0.06, fov_r=1.05,
         _grow_tree(rng, layer, child, w, depth - 1, disc, fovea, faz, fov_r)
         nxt += rng.uniform(0.08, 0.2) * (1.0 + 0.8 * (depth < 3))
 
+# %% ../nbs/01_synthetic.ipynb #af6367b8
 def _vessels(rng, layers, disc, fovea, rd, cdr, cup_off, beading):
     "Veins and arteries: four major vessels each (two temporal arcades, two nasal), macular branches, children."
     for kind, wmain in (('vein', rng.uniform(0.020, 0.025)), ('artery', rng.uniform(0.014, 0.018))):
@@ -189,7 +194,7 @@ def _vessels(rng, layers, disc, fovea, rd, cdr, cup_off, beading):
                             target=math.atan2(fovea[1] - start[1], fovea[0] - start[0]), pull=0.05)
                 _grow_tree(rng, lay, mac, wmain * rng.uniform(0.3, 0.45), 1, disc, fovea)
 
-# %% ../nbs/01_synthetic.ipynb #24f0357d
+# %% ../nbs/01_synthetic.ipynb #b9f1d6d6
 DR_GRADES = {0: 'no DR', 1: 'mild NPDR', 2: 'moderate NPDR', 3: 'severe NPDR', 4: 'proliferative DR'}
 CDR_RANGES = {0: (0.2, 0.5), 1: (0.6, 0.72), 2: (0.75, 0.9)}
 
@@ -208,64 +213,88 @@ def _sample_points(rng, n, centre, rmin, rmax, avoid=(), quadrant=None, fov=0.88
         if len(out) >= n: break
     return out[:n]
 
+# %% ../nbs/01_synthetic.ipynb #8edd62ac
+def _draw_ma(rng, layer: _Layer, k: int, fovea, avoid) -> int:
+    "Microaneurysms: `k` small dots around the fovea."
+    p = _sample_points(rng, k, fovea, 0.08, 0.8, avoid)
+    layer.add(p, p, rng.uniform(0.0055, 0.011, len(p)), 0.0, rng.uniform(0.8, 1.0, len(p)))
+    return len(p)
+
+def _draw_he(rng, layer: _Layer, k: int, disc, fovea, avoid, quadrant=None) -> int:
+    "Haemorrhages: `k` flame-shaped ones or dots and blots (optionally in one quadrant around the fovea)."
+    p = _sample_points(rng, k, fovea, 0.12, 0.85, avoid, quadrant)
+    for q in p:
+        if rng.random() < 0.35:      # flame-shaped: elongated along the nerve fibres (radial from the disc)
+            d = q - disc; d = d / (np.hypot(*d) + 1e-9)
+            L, r = rng.uniform(0.02, 0.045), rng.uniform(0.006, 0.011)
+            layer.add(q - d * L / 2, q + d * L / 2, r, r * 0.8, rng.uniform(0.75, 1.0))
+        else:                        # dot / blot: one to three overlapping blobs
+            k2 = int(rng.integers(1, 4))
+            c = q + rng.uniform(-0.012, 0.012, (k2, 2))
+            layer.add(c, c + rng.uniform(-0.006, 0.006, (k2, 2)), rng.uniform(0.009, 0.022, k2), 0.004, rng.uniform(0.8, 1.0, k2))
+    return len(p)
+
+# %% ../nbs/01_synthetic.ipynb #f80fc24b
+def _draw_ex(rng, layer: _Layer, k: int, fovea, avoid) -> int:
+    "Hard exudates: `k` clusters (rings or clouds) of small bright dots near the macula."
+    n = 0
+    for c in _sample_points(rng, k, fovea, 0.08, 0.5, avoid):
+        m = int(rng.integers(5, 26))
+        if rng.random() < 0.4:       # circinate ring
+            th = rng.uniform(0, 2 * np.pi, m); rad = rng.uniform(0.035, 0.07) * rng.uniform(0.85, 1.15, m)
+            p = np.stack([c[0] + rad * np.cos(th), c[1] + rad * np.sin(th)], 1)
+        else:
+            p = c + _normal(rng, (m, 2)) * rng.uniform(0.012, 0.03)
+        p = p[np.hypot(p[:, 0], p[:, 1]) < 0.9]
+        layer.add(p, p + rng.uniform(-0.004, 0.004, p.shape), rng.uniform(0.004, 0.01, len(p)), 0.0, rng.uniform(0.75, 1.0, len(p)))
+        n += 1
+    return n
+
+def _draw_se(rng, layer: _Layer, k: int, disc, rd, avoid) -> int:
+    "Cotton-wool spots: `k` soft patches along the arcades."
+    n = 0
+    for c in _sample_points(rng, k, disc, rd * 1.6, 0.55, avoid):
+        d = c - disc; d = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)      # along the arcades
+        L, r = rng.uniform(0.004, 0.015), rng.uniform(0.016, 0.03)
+        layer.add(c - d * L, c + d * L, r, r * 0.9, rng.uniform(0.6, 0.9))
+        n += 1
+    return n
+
+# %% ../nbs/01_synthetic.ipynb #a604207e
+def _draw_nv(rng, layer: _Layer, k: int, disc, rd, avoid) -> int:
+    "Neovascularisation: `k` tufts of fine loops, at the disc or elsewhere."
+    for j in range(k):
+        if j == 0 and rng.random() < 0.6: c = disc + _rot(np.array([rd * 1.05, 0]), rng.uniform(0, 2 * np.pi))  # at the disc
+        else: c = _sample_points(rng, 1, disc, rd * 2, 0.7, avoid)[0]                                           # elsewhere
+        for _ in range(int(rng.integers(8, 18))):
+            h = _rot(np.array([1.0, 0]), rng.uniform(0, 2 * np.pi))
+            loop = _walk(rng, c + rng.uniform(-0.02, 0.02, 2), h, rng.uniform(0.03, 0.08), 0.006, 0.55)
+            layer.add_path(loop, rng.uniform(0.0025, 0.0045), 0.0, rng.uniform(0.7, 1.0))
+    return k
+
+# %% ../nbs/01_synthetic.ipynb #e2313ed0
 def _lesions(rng, layers, grade, disc, fovea, rd) -> dict:
     "Place the lesions of an ICDR `grade`; returns the number of lesions (or clusters) per type."
     avoid = [(disc, rd * 1.15)]
     n = dict.fromkeys(('MA', 'HE', 'EX', 'SE', 'NV'), 0)
-    def ma(k):
-        p = _sample_points(rng, k, fovea, 0.08, 0.8, avoid)
-        layers['MA'].add(p, p, rng.uniform(0.0055, 0.011, len(p)), 0.0, rng.uniform(0.8, 1.0, len(p))); n['MA'] += len(p)
-    def he(k, quadrant=None):
-        p = _sample_points(rng, k, fovea, 0.12, 0.85, avoid, quadrant)
-        for q in p:
-            if rng.random() < 0.35:      # flame-shaped: elongated along the nerve fibres (radial from the disc)
-                d = q - disc; d = d / (np.hypot(*d) + 1e-9)
-                L, r = rng.uniform(0.02, 0.045), rng.uniform(0.006, 0.011)
-                layers['HE'].add(q - d * L / 2, q + d * L / 2, r, r * 0.8, rng.uniform(0.75, 1.0))
-            else:                        # dot / blot: one to three overlapping blobs
-                k2 = int(rng.integers(1, 4))
-                c = q + rng.uniform(-0.012, 0.012, (k2, 2))
-                layers['HE'].add(c, c + rng.uniform(-0.006, 0.006, (k2, 2)), rng.uniform(0.009, 0.022, k2), 0.004, rng.uniform(0.8, 1.0, k2))
-        n['HE'] += len(p)
-    def ex(k):
-        for c in _sample_points(rng, k, fovea, 0.08, 0.5, avoid):
-            m = int(rng.integers(5, 26))
-            if rng.random() < 0.4:       # circinate ring
-                th = rng.uniform(0, 2 * np.pi, m); rad = rng.uniform(0.035, 0.07) * rng.uniform(0.85, 1.15, m)
-                p = np.stack([c[0] + rad * np.cos(th), c[1] + rad * np.sin(th)], 1)
-            else:
-                p = c + _normal(rng, (m, 2)) * rng.uniform(0.012, 0.03)
-            p = p[np.hypot(p[:, 0], p[:, 1]) < 0.9]
-            layers['EX'].add(p, p + rng.uniform(-0.004, 0.004, p.shape), rng.uniform(0.004, 0.01, len(p)), 0.0, rng.uniform(0.75, 1.0, len(p)))
-            n['EX'] += 1
-    def se(k):
-        for c in _sample_points(rng, k, disc, rd * 1.6, 0.55, avoid):
-            d = c - disc; d = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-9)      # along the arcades
-            L, r = rng.uniform(0.004, 0.015), rng.uniform(0.016, 0.03)
-            layers['SE'].add(c - d * L, c + d * L, r, r * 0.9, rng.uniform(0.6, 0.9))
-            n['SE'] += 1
-    def nv(k):
-        for j in range(k):
-            if j == 0 and rng.random() < 0.6: c = disc + _rot(np.array([rd * 1.05, 0]), rng.uniform(0, 2 * np.pi))  # at the disc
-            else: c = _sample_points(rng, 1, disc, rd * 2, 0.7, avoid)[0]                                           # elsewhere
-            for _ in range(int(rng.integers(8, 18))):
-                h = _rot(np.array([1.0, 0]), rng.uniform(0, 2 * np.pi))
-                loop = _walk(rng, c + rng.uniform(-0.02, 0.02, 2), h, rng.uniform(0.03, 0.08), 0.006, 0.55)
-                layers['NV'].add_path(loop, rng.uniform(0.0025, 0.0045), 0.0, rng.uniform(0.7, 1.0))
-            n['NV'] += 1
-    if grade == 1: ma(int(rng.integers(1, 8)))
+    ma = lambda k: _draw_ma(rng, layers['MA'], k, fovea, avoid)
+    he = lambda k, quadrant=None: _draw_he(rng, layers['HE'], k, disc, fovea, avoid, quadrant)
+    ex = lambda k: _draw_ex(rng, layers['EX'], k, fovea, avoid)
+    se = lambda k: _draw_se(rng, layers['SE'], k, disc, rd, avoid)
+    if grade == 1: n['MA'] += ma(int(rng.integers(1, 8)))
     elif grade == 2:
-        ma(int(rng.integers(5, 20))); he(int(rng.integers(1, 8)))
-        if rng.random() < 0.5: ex(int(rng.integers(1, 3)))
-        if rng.random() < 0.3: se(int(rng.integers(1, 3)))
+        n['MA'] += ma(int(rng.integers(5, 20))); n['HE'] += he(int(rng.integers(1, 8)))
+        if rng.random() < 0.5: n['EX'] += ex(int(rng.integers(1, 3)))
+        if rng.random() < 0.3: n['SE'] += se(int(rng.integers(1, 3)))
     elif grade >= 3:
-        ma(int(rng.integers(8, 25)))
-        for q in range(4): he(int(rng.integers(5, 11)), quadrant=q)
-        if rng.random() < 0.7: ex(int(rng.integers(1, 5)))
-        if rng.random() < 0.6: se(int(rng.integers(1, 5)))
-        if grade == 4: nv(int(rng.integers(1, 3)))
+        n['MA'] += ma(int(rng.integers(8, 25)))
+        for q in range(4): n['HE'] += he(int(rng.integers(5, 11)), quadrant=q)
+        if rng.random() < 0.7: n['EX'] += ex(int(rng.integers(1, 5)))
+        if rng.random() < 0.6: n['SE'] += se(int(rng.integers(1, 5)))
+        if grade == 4: n['NV'] += _draw_nv(rng, layers['NV'], int(rng.integers(1, 3)), disc, rd, avoid)
     return n
 
+# %% ../nbs/01_synthetic.ipynb #23568e1b
 def _lookalikes(rng, layers, age, disc, fovea, rd):
     "Benign structures that resemble lesions: pigment clumps (dark dots), drusen (older eyes), sheen (younger eyes)."
     avoid = [(disc, rd * 1.15)]
@@ -283,7 +312,7 @@ def _lookalikes(rng, layers, age, disc, fovea, rd):
             r = rng.uniform(0.01, 0.025)
             layers['sheen'].add_path(_walk(rng, c, h, rng.uniform(0.05, 0.15), 0.02, 0.25), r, 1.5 * r, rng.uniform(0.1, 0.25))
 
-# %% ../nbs/01_synthetic.ipynb #cf78b62b
+# %% ../nbs/01_synthetic.ipynb #cec743d7
 CAMERAS = (  # RGB gain, vignetting, blur (px at 256), noise sd (0-1 scale), share of clipped circles
     dict(name='A', gain=(1.00, 1.00, 1.00), vignette=0.35, blur=0.45, noise=0.010, clip=0.25),
     dict(name='B', gain=(1.07, 0.94, 0.82), vignette=0.50, blur=0.70, noise=0.008, clip=0.70),
@@ -292,6 +321,7 @@ CAMERAS = (  # RGB gain, vignetting, blur (px at 256), noise sd (0-1 scale), sha
 )
 _LAYERS = ('vein', 'artery', 'reflex_art', 'MA', 'HE', 'EX', 'SE', 'NV', 'pigment', 'drusen', 'sheen')
 
+# %% ../nbs/01_synthetic.ipynb #687df077
 @dataclass
 class Scene:
     "Every random choice of one synthetic photograph, in units of the image half-width; `render` draws it at any size."
@@ -302,6 +332,7 @@ class Scene:
     layers: dict; lesions: dict; dust: tuple
     gain: tuple; brightness: float; gamma: float; blur: float; noise: float; rim: tuple; noise_seed: tuple
 
+# %% ../nbs/01_synthetic.ipynb #f0aa6483
 def make_scene(rng: np.random.Generator, grade: int = 0, glaucoma: int = 0, eye: str = 'right', age: float = 60.0,
                camera: int = 0, camera_seed: int = 0, noise_seed: tuple = (0,)) -> Scene:
     "Draw one photograph's scene: anatomy, vessels, lesions of DR `grade`, glaucoma stage, look-alikes and camera."
@@ -346,7 +377,7 @@ def make_scene(rng: np.random.Generator, grade: int = 0, glaucoma: int = 0, eye:
         rim=(float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(0.0, 0.5) if rng.random() < 0.5 else 0.0)),
         noise_seed=tuple(int(x) for x in noise_seed))
 
-# %% ../nbs/01_synthetic.ipynb #b6cfe67b
+# %% ../nbs/01_synthetic.ipynb #e52d1174
 _MULT = {  # transmission per channel where a dark structure covers a pixel
     'vein': (0.74, 0.42, 0.46), 'artery': (0.90, 0.62, 0.66), 'NV': (0.80, 0.50, 0.52),
     'HE': (0.60, 0.26, 0.30), 'MA': (0.62, 0.30, 0.34), 'pigment': (0.50, 0.36, 0.40),
@@ -357,6 +388,7 @@ _BLEND = {  # colour and opacity of bright structures
 }
 _DRAW_ORDER = ('vein', 'artery', 'NV', 'HE', 'MA', 'pigment', 'reflex_art', 'sheen', 'drusen', 'EX', 'SE')
 
+# %% ../nbs/01_synthetic.ipynb #2ac75ae2
 def _to_image(scene: Scene, pts) -> np.ndarray:
     "Anatomy coordinates (right-eye frame) -> image coordinates in [-1, 1]."
     p = np.array(pts, np.float64, copy=True)
@@ -369,9 +401,9 @@ def _layer_img(scene: Scene, name: str):
     p0, p1, r, soft, s = scene.layers[name].arrays()
     return _to_image(scene, p0), _to_image(scene, p1), r * scene.scale, soft * scene.scale, s
 
-def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
-    "Draw `scene` at size x size: (uint8 HxWx3 image, {type: bool mask} for lesions present and OD, bool field-of-view mask)."
-    S = int(size)
+# %% ../nbs/01_synthetic.ipynb #c0a99c08
+def _pixel_grid(scene: Scene, S: int):
+    "Image coordinates (X: 1 x S, Y: S x 1) of the pixel centres and their anatomy coordinates (XA, YA: S x S)."
     g = (np.arange(S, dtype=np.float32) + 0.5) / S * 2 - 1
     X, Y = g[None, :], g[:, None]
     c, s = math.cos(scene.rot), math.sin(scene.rot)
@@ -379,18 +411,30 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     XA = np.float32(c) * xs + np.float32(s) * ys                  # anatomy coordinates of every pixel
     YA = -np.float32(s) * xs + np.float32(c) * ys
     if scene.eye == 'left': XA = -XA
-    # background: base colour and choroidal texture
+    return X, Y, XA, YA
+
+def _window(scene: Scene, S: int, centre, radius):
+    "The (rows, columns) slices of the pixels within `radius` (anatomy units) of `centre`, clipped to the image."
+    cc = _to_image(scene, np.asarray(centre)); rad = radius * scene.scale
+    lo = np.floor((cc - rad + 1) * S / 2).astype(int).clip(0, S); hi = np.ceil((cc + rad + 1) * S / 2).astype(int).clip(0, S)
+    return slice(lo[1], hi[1]), slice(lo[0], hi[0])
+
+# %% ../nbs/01_synthetic.ipynb #fa95d4af
+def _background(scene: Scene, S: int) -> np.ndarray:
+    "The base colour modulated by the choroidal texture (S x S x 3 float32)."
     tex = sum(_upsample(t - 0.5, S) * a for t, a in zip(scene.texture, (1.0, 0.6, 0.35, 0.18)))
     base = np.asarray(scene.base, np.float32)
     img = np.empty((S, S, 3), np.float32)
     for ch, k in enumerate((0.16, 0.22, 0.25)): img[..., ch] = base[ch] * (1 + k * tex)
-    def window(centre, radius):
-        cc = _to_image(scene, np.asarray(centre)); rad = radius * scene.scale
-        lo = np.floor((cc - rad + 1) * S / 2).astype(int).clip(0, S); hi = np.ceil((cc + rad + 1) * S / 2).astype(int).clip(0, S)
-        return slice(lo[1], hi[1]), slice(lo[0], hi[0])
+    return img
+
+def _macula_and_disc(scene: Scene, img: np.ndarray, XA, YA) -> np.ndarray:
+    "Draw the macula, the disc and its cup into `img` (in place); returns the disc's coverage (S x S)."
+    S = img.shape[0]
+    base = np.asarray(scene.base, np.float32)
     # macula and fovea: darker, less green
     fx, fy = scene.fovea
-    wy, wx = window(scene.fovea, 2.5 * scene.rd)
+    wy, wx = _window(scene, S, scene.fovea, 2.5 * scene.rd)
     d2 = (XA[wy, wx] - fx) ** 2 + (YA[wy, wx] - fy) ** 2
     mac = np.clip(1 - d2 / np.float32((2.4 * scene.rd) ** 2), 0, 1) ** 2
     pit = np.clip(1 - d2 / np.float32((0.45 * scene.rd) ** 2), 0, 1) ** 2
@@ -398,7 +442,7 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     # optic disc and cup
     dx, dy = scene.disc
     disc_a = np.zeros((S, S), np.float32)
-    wy, wx = window(scene.disc, 1.3 * scene.rd)
+    wy, wx = _window(scene, S, scene.disc, 1.3 * scene.rd)
     xa, ya = XA[wy, wx], YA[wy, wx]
     ed = np.sqrt(((xa - dx) / np.float32(0.95 * scene.rd)) ** 2 + ((ya - dy) / np.float32(1.05 * scene.rd)) ** 2)
     da = np.clip((1 - ed) / 0.12 + 0.5, 0, 1); da = da * da * (3 - 2 * da)
@@ -409,8 +453,14 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     ec = np.sqrt(((xa - cx) / np.float32(0.9 * scene.cdr * scene.rd)) ** 2 + ((ya - cy) / np.float32(scene.cdr * scene.rd)) ** 2)
     ca = np.clip((1 - ec) / 0.25 + 0.5, 0, 1); ca = ca * ca * (3 - 2 * ca)
     win += ca[..., None] * (np.array([1.0, 0.88, 0.70], np.float32) - win) * 0.6
-    # vessels, lesions and look-alikes: sparse updates of the pixels they touch
+    return disc_a
+
+# %% ../nbs/01_synthetic.ipynb #aaa88145
+def _draw_layers(scene: Scene, img: np.ndarray) -> dict:
+    "Draw vessels, lesions and look-alikes into `img` (in place), sparse updates of the pixels they touch; returns the lesion masks."
+    S = img.shape[0]
     masks, flat = {}, img.reshape(-1, 3)
+    base = np.asarray(scene.base, np.float32)
     bright = np.float32(min(1.0, max(0.75, base[0] / 0.8)))
     for name in _DRAW_ORDER:
         arrs = _layer_img(scene, name)
@@ -431,8 +481,12 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
             m[ctr[:, 1], ctr[:, 0]] = True
             if name == 'NV': m = _blur(m.astype(np.float32), max(1.0, 0.006 * S)) > 0.08
             masks[name] = m
-    masks['OD'] = disc_a >= 0.5
-    # illumination fall-off, rim shadow, dust on the optics
+    return masks
+
+# %% ../nbs/01_synthetic.ipynb #cfae610c
+def _illumination(scene: Scene, img: np.ndarray, X, Y) -> None:
+    "Illumination fall-off, rim shadow and the dust on the optics, applied to `img` in place."
+    S = img.shape[0]
     ix, iy = scene.illum_c
     light = 1 - scene.illum_k * ((X - ix) ** 2 + (Y - iy) ** 2) / scene.fov_r ** 2
     ang0, rim_k = scene.rim
@@ -444,6 +498,10 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     img *= light[..., None]
     p, r, k = scene.dust
     img *= (1 - _coverage((p, p, r, r * 0.8, k), S))[..., None]
+
+def _camera(scene: Scene, img: np.ndarray, X, Y) -> tuple[np.ndarray, np.ndarray]:
+    "The field of view and the camera's blur, gain, exposure, gamma and noise: (uint8 image, field-of-view coverage)."
+    S = img.shape[0]
     # field of view (antialiased circle, optionally clipped at top and bottom)
     fcx, fcy = scene.fov_c
     rr = np.sqrt((X - fcx) ** 2 + (Y - fcy) ** 2)
@@ -456,7 +514,19 @@ def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
     img = lut[(np.clip(img, 0, 1) * 1023 + 0.5).astype(np.int32)]
     nrng = np.random.default_rng(list(scene.noise_seed) + [S])
     img = img + (nrng.random((S, S, 1), dtype=np.float32) - np.float32(0.5)) * np.float32(scene.noise * 3.46) * (0.3 + fov[..., None])
-    out = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8), fov
+
+# %% ../nbs/01_synthetic.ipynb #3d9e6cb5
+def render(scene: Scene, size: int) -> tuple[np.ndarray, dict, np.ndarray]:
+    "Draw `scene` at size x size: (uint8 HxWx3 image, {type: bool mask} for lesions present and OD, bool field-of-view mask)."
+    S = int(size)
+    X, Y, XA, YA = _pixel_grid(scene, S)
+    img = _background(scene, S)
+    disc_a = _macula_and_disc(scene, img, XA, YA)
+    masks = _draw_layers(scene, img)
+    masks['OD'] = disc_a >= 0.5
+    _illumination(scene, img, X, Y)
+    out, fov = _camera(scene, img, X, Y)
     fovm = fov >= 0.5
     return out, {k: m & fovm for k, m in masks.items()}, fovm
 
@@ -540,7 +610,7 @@ def sample_patients(n_patients: int, seed: int = 0, dr_prevalence=DEFAULT_DR_PRE
     df.insert(6, 'drbin', (df['dr'] >= 2).astype(int))
     return df
 
-# %% ../nbs/01_synthetic.ipynb #cd90ad69
+# %% ../nbs/01_synthetic.ipynb #7926ea21
 @dataclass
 class SynthConfig:
     "Settings of `dual-ifm synth`: the synthetic fundus dataset."
@@ -566,6 +636,7 @@ class SynthConfig:
         if self.n_patients < 7: raise ValueError(f'n_patients must be at least 7 (for a train/val/test split and 5 folds), got {self.n_patients}.')
         if self.format not in ('png', 'jpg'): raise ValueError(f"format must be 'png' or 'jpg', got {self.format!r}.")
 
+# %% ../nbs/01_synthetic.ipynb #22accae4
 def _synth_task(task: dict) -> dict:
     "Render one eye at every size and write its files (skipping finished ones); return its metadata row and stats."
     row, cfg = task['row'], task['cfg']
@@ -593,6 +664,7 @@ def _synth_task(task: dict) -> dict:
         save_image(img, img_file, **({'quality': 95} if cfg['format'] == 'jpg' else {}))   # the image last: it marks the eye done
     return {'row': out, 'stats': stats}
 
+# %% ../nbs/01_synthetic.ipynb #db322407
 def make_synthetic(cfg: SynthConfig | None = None, **kwargs) -> Path:
     "Generate (or complete) the synthetic dataset described by `cfg` (or by keyword arguments); returns its folder."
     cfg = cfg or SynthConfig(**kwargs)
