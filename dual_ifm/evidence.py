@@ -409,7 +409,8 @@ class EvidenceConfig(RuntimeConfig):
     batch_size: int = field(default=32, metadata={'help': 'images per batch'})
     precision: Literal['fp32', 'bf16'] = field(default='fp32', metadata={'help': 'float32, or bfloat16 autocast'})
 
-    def __post_init__(self): refuse_runtime(self, 'evidence', 'compile', 'workers')
+    UNSUPPORTED = ('compile', 'workers')
+    def __post_init__(self): refuse_runtime(self, 'evidence', *self.UNSUPPORTED)
 
 # %% ../nbs/09_evidence.ipynb #b6096241
 def _evidence_inputs(cfg: EvidenceConfig):

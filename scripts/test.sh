@@ -9,7 +9,7 @@
 # silently: they call dual_ifm.core.skip_test, and the run lists them by name at the end.
 # Prints one line per group and `N passed, N failed, N skipped` (groups; skipped: checks); exits non-zero when a group
 # fails or nothing ran.
-# Usage: scripts/test.sh [notebook-name-pattern]      e.g. scripts/test.sh 01_
+# Usage: scripts/test.sh [group-name-pattern]      e.g. scripts/test.sh 01_, scripts/test.sh export
 set -u
 cd "$(dirname "$0")/.."
 export WANDB_MODE=disabled MPLBACKEND=Agg PYTHONHASHSEED=0
@@ -43,20 +43,19 @@ export_in_sync() {
   fi
 }
 
-if [ -z "$pattern" ]; then
-  group export export_in_sync
-  group readme python scripts/make_readme.py --check
-fi
+selected() { [ -z "$pattern" ] || [[ "$1" == *"$pattern"* ]]; }    # a group runs when its name contains the pattern
+selected export && group export export_in_sync
+selected readme && group readme python scripts/make_readme.py --check
 for nb in nbs/*.ipynb; do
   name=$(basename "$nb" .ipynb)
-  [ -n "$pattern" ] && [[ "$name" != *"$pattern"* ]] && continue
+  selected "$name" || continue
   group "$name" nbdev_test --path "$nb" --flags "${TEST_FLAGS:-}" --do_print
 done
 if [ -d scripts/tests ]; then
   for t in scripts/tests/*.sh; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sh)
-    [ -n "$pattern" ] && [[ "$name" != *"$pattern"* ]] && continue
+    selected "$name" || continue
     group "$name" bash "$t"
   done
 fi
