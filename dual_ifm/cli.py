@@ -70,7 +70,8 @@ def _run_prepare(cfg: PrepareConfig) -> int:
     folder = prepare_dataset(cfg)
     rep = load_json(folder / 'metadata' / 'prepare.json')
     st = load_json(folder / 'metadata' / 'stats.json')
-    print(f'{folder}: {rep["images"]} photographs ({rep["new"]} new, {len(rep["skipped"])} skipped) at sizes '
+    print(f'{folder}: {rep["images"]} photographs ({rep["new"]} new, {len(rep["skipped"])} skipped as unreadable, '
+          f'{len(rep.get("ignored", []))} other files ignored; see metadata/prepare.json) at sizes '
           f'{", ".join(map(str, cfg.size))} in {rep["seconds"]:.1f} s.')
     print(f'Field-of-view mean {np.round(st["mean"], 3).tolist()}, sd {np.round(st["std"], 3).tolist()} (metadata/stats.json).')
     return 0

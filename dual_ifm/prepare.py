@@ -26,7 +26,7 @@ from .data import DATASETS, DatasetError, canonical, encode_column, make_holdout
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'IMAGE_COLUMNS', 'PATIENT_COLUMNS', 'PRESETS', 'FOV', 'find_fov', 'fov_mask', 'crop_fov', 'to_rgb',
            'read_photo', 'list_images', 'clean_table', 'read_label_file', 'match_images', 'Preset', 'register_preset',
-           'PrepareConfig', 'collect_sources', 'prepare_dataset']
+           'PrepareConfig', 'printable_name', 'collect_sources', 'prepare_dataset']
 
 # %% ../nbs/02_prepare.ipynb #a908f1b5
 @dataclass
@@ -63,6 +63,8 @@ def find_fov(img, max_side: int = 512) -> FOV:
     "Find the circular field of view of a fundus photograph (HxWx3 uint8 array or PIL image)."
     im = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
     W, H = im.size
+    if min(W, H) < 16 or max(W, H) > 4 * min(W, H):
+        raise ValueError(f'an image of {W}x{H} px is not a fundus photograph (at least 16 px a side and at most 4 times as long as high)')
     f = min(1.0, max_side / max(W, H))
     small = np.asarray(im.convert('RGB').resize((max(1, round(W * f)), max(1, round(H * f))), Image.BILINEAR) if f < 1 else im.convert('RGB'))
     v = small.max(-1).astype(np.float32)
@@ -170,7 +172,7 @@ def read_photo(path: str | os.PathLike) -> Image.Image:
     return Image.fromarray(_tiff_array(path))
 
 # %% ../nbs/02_prepare.ipynb #48be4abf
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.gif')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
 
@@ -376,11 +378,38 @@ def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
                            f'Point --images at that folder, or give --labels (and --no-preset) for another layout.')
     return base, out
 
+# %% ../nbs/02_prepare.ipynb #0135a0d0
+def printable_name(rel: str) -> str:
+    "A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) written as `\\xe9`."
+    return rel.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+
+def _name_problem(rel: str) -> str | None:
+    "Why a photograph's name cannot be used, or None."
+    try: rel.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'its name is not valid UTF-8 text; rename it (e.g. `convmv -f latin1 -t utf-8 --notest -r FOLDER`)'
+    return None
+
+def _not_taken(cfg, preset, taken: set) -> list[dict]:
+    "Every file under --images that this run does not prepare, with the reason (photographs that failed are not here)."
+    out = []
+    for p in sorted(cfg.images.rglob('*')):
+        rel = p.relative_to(cfg.images).as_posix()
+        if rel in taken or not p.is_file(): continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES: why = f'not a photograph by its suffix ({p.suffix or "none"})'
+        elif p.name.startswith('.'): why = 'a hidden file'
+        elif _name_problem(rel): why = _name_problem(rel)
+        elif preset is not None and preset.exclude and re.search(preset.exclude, rel): why = f'left out by the {preset.name} preset'
+        elif cfg.labels or (preset is not None and preset.parts): why = 'no label row names it, or it lies outside the folders read'
+        else: why = 'not read'
+        out.append(dict(file=printable_name(rel), reason=why))
+    return out
+
 # %% ../nbs/02_prepare.ipynb #2efedadd
 def _read_part(cfg, preset, folder: Path, label_file: Path | None) -> pd.DataFrame:
     "The photographs of one part with their label rows; `_rel` is each photograph's path relative to --images."
     prefix = folder.relative_to(cfg.images).as_posix()
-    files = list_images(folder)
+    files = [f for f in list_images(folder) if _name_problem(f) is None]
     if preset is not None and preset.exclude: files = [f for f in files if not re.search(preset.exclude, f)]
     rel = lambda f: f if prefix == '.' else f'{prefix}/{f}'
     if label_file is None: return pd.DataFrame({'_rel': [rel(f) for f in files]})
@@ -617,6 +646,10 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     ok = np.array([r['error'] is None for r in results], dtype=bool)
     table, patients, done = table[ok], patients[ok], [r for r in results if r['error'] is None]
     if len(table) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
+    ignored = _not_taken(cfg, preset, {r['rel'] for r in results})
+    if any('UTF-8' in d['reason'] for d in ignored):
+        warnings.warn(f'{sum("UTF-8" in d["reason"] for d in ignored)} photograph(s) under {cfg.images} have names that are not UTF-8 '
+                      f'text (e.g. {[d["file"] for d in ignored if "UTF-8" in d["reason"]][:3]}); they are left out. Rename them to include them.')
     removed = _remove_stale(folder, old_sources, set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
     # --- metadata (a label column patient_id that is not the patient id used is kept as patient_id_original)
     if 'patient_id' in table.columns and not table['patient_id'].astype(str).equals(patients.astype(str)):
@@ -636,7 +669,7 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     save_csv(meta, md / 'metadata.csv')
     save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': label_records,
                'output': output, 'sizes': sizes, 'dataset_json': own_spec is not None, 'images': len(done),
-               'skipped': [dict(file=f, reason=e) for f, e in errors], 'new': sum(r['fov'] is not None for r in results),
+               'skipped': [dict(file=f, reason=e) for f, e in errors], 'ignored': ignored, 'new': sum(r['fov'] is not None for r in results),
                'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
 
