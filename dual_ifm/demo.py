@@ -60,6 +60,7 @@ class DemoConfig(RuntimeConfig):
                     setattr(self, k, v)
         if len(self.epochs) != 3: raise ValueError(f'--epochs needs three numbers (SimCLR, last layer, all), got {self.epochs}.')
         if self.image_size % 8: raise ValueError(f'--image-size must be a multiple of 8 (BagNet stride), got {self.image_size}.')
+        if self.grid < 1 or self.k < 1: raise ValueError(f'--grid and --k must be at least 1, got --grid {self.grid} --k {self.k}.')
         if self.image_size // 8 % self.grid and self.image_size % self.grid:
             raise ValueError(f'--grid {self.grid} must divide the image size {self.image_size}.')
         refuse_runtime(self, 'demo', 'compile')
