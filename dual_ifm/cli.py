@@ -246,7 +246,7 @@ register_command(Command(
     'after the last finished step.',
     ('dual-ifm demo', 'dual-ifm demo --quick --out /tmp/demo', 'dual-ifm demo --epochs 20,5,10 --finetune-epochs 30 --out demo_long')))
 
-# %% ../nbs/12_cli.ipynb #fd2e61b9
+# %% ../nbs/12_cli.ipynb #29f3bde6
 @dataclass
 class InfoConfig:
     "Settings of `dual-ifm info`."
@@ -277,6 +277,7 @@ def dataset_report(cfg: InfoConfig) -> str:
     if ds.features: lines += ['', ds.summary().to_string(index=False)]
     return '\n'.join(lines)
 
+# %% ../nbs/12_cli.ipynb #c24f057c
 def _run_info(cfg: InfoConfig) -> int:
     print(dataset_report(cfg)); return 0
 
