@@ -22,8 +22,8 @@ from .core import add_config_args, config_from_args, load_json
 from .data import DATASETS, DatasetError, FundusDataset, _found_datasets, available_sizes, dataset_folder, get_spec
 
 # %% auto #0
-__all__ = ['COMMANDS', 'DESCRIPTION', 'Command', 'register_command', 'CacheConfig', 'InfoConfig', 'dataset_report',
-           'DatasetsConfig', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'DESCRIPTION', 'OPTIONAL_PACKAGES', 'Command', 'register_command', 'CacheConfig', 'InfoConfig',
+           'dataset_report', 'DatasetsConfig', 'build_parser', 'user_error', 'main']
 
 # %% ../nbs/12_cli.ipynb #71baff24
 @dataclass
@@ -70,7 +70,8 @@ def _run_prepare(cfg: PrepareConfig) -> int:
     folder = prepare_dataset(cfg)
     rep = load_json(folder / 'metadata' / 'prepare.json')
     st = load_json(folder / 'metadata' / 'stats.json')
-    print(f'{folder}: {rep["images"]} photographs ({rep["new"]} new, {len(rep["skipped"])} skipped) at sizes '
+    print(f'{folder}: {rep["images"]} photographs ({rep["new"]} new, {len(rep["skipped"])} skipped as unreadable, '
+          f'{len(rep.get("ignored", []))} other files ignored; see metadata/prepare.json) at sizes '
           f'{", ".join(map(str, cfg.size))} in {rep["seconds"]:.1f} s.')
     print(f'Field-of-view mean {np.round(st["mean"], 3).tolist()}, sd {np.round(st["std"], 3).tolist()} (metadata/stats.json).')
     return 0
@@ -245,7 +246,7 @@ register_command(Command(
     'after the last finished step.',
     ('dual-ifm demo', 'dual-ifm demo --quick --out /tmp/demo', 'dual-ifm demo --epochs 20,5,10 --finetune-epochs 30 --out demo_long')))
 
-# %% ../nbs/12_cli.ipynb #fd2e61b9
+# %% ../nbs/12_cli.ipynb #29f3bde6
 @dataclass
 class InfoConfig:
     "Settings of `dual-ifm info`."
@@ -276,6 +277,7 @@ def dataset_report(cfg: InfoConfig) -> str:
     if ds.features: lines += ['', ds.summary().to_string(index=False)]
     return '\n'.join(lines)
 
+# %% ../nbs/12_cli.ipynb #c24f057c
 def _run_info(cfg: InfoConfig) -> int:
     print(dataset_report(cfg)); return 0
 
@@ -324,20 +326,47 @@ def build_parser() -> argparse.ArgumentParser:
         add_config_args(sp, c.config)
     return p
 
+# %% ../nbs/12_cli.ipynb #933133e9
+import errno
+from .train import NonFiniteLoss
+
+OPTIONAL_PACKAGES = {'openTSNE': 'openTSNE', 'playwright': 'playwright', 'wandb': 'wandb', 'huggingface_hub': 'huggingface_hub',
+                     'safetensors': 'safetensors', 'tifffile': 'tifffile', 'openpyxl': 'openpyxl', 'xlrd': 'xlrd', 'skimage': 'scikit-image'}
+_USER_ERRORS = (DatasetError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+                PermissionError, NonFiniteLoss)
+
+def user_error(e: BaseException) -> str | None:
+    """The message to show for an error the user can fix (a wrong file, value or setting, a diverged run, a missing
+    optional package, a full disk); None for anything else, which is a bug and keeps its traceback."""
+    if isinstance(e, ImportError):
+        top = (e.name or '').split('.')[0]
+        if 'pip install' in str(e): return str(e)
+        if top in OPTIONAL_PACKAGES:
+            return f'this needs the optional package {top}, which is not installed here: `pip install {OPTIONAL_PACKAGES[top]}`.'
+        return None
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        return f'{e}. Free some space, or write somewhere else (--out).'
+    return str(e) if isinstance(e, _USER_ERRORS) else None
+
+# %% ../nbs/12_cli.ipynb #53bc3deb
 def main(argv: list[str] | None = None) -> int:
     "Run `dual-ifm` with `argv` (default: the process's arguments); returns the exit status."
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(); return 1
+        parser.print_usage(sys.stderr)
+        print('dual-ifm: error: name a command; `dual-ifm --help` lists them, `dual-ifm demo` runs the whole method.', file=sys.stderr)
+        return 2
     cmd = COMMANDS[args.command]
     try:
         cfg = config_from_args(cmd.config, args)
         return int(cmd.run(cfg) or 0)
-    except (DatasetError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as e:
-        if args.traceback: traceback.print_exc()
-        print(f'dual-ifm {cmd.name}: error: {e}', file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f'dual-ifm {cmd.name}: interrupted; finished files are kept, run the same command again to resume.', file=sys.stderr)
         return 130
+    except Exception as e:
+        msg = user_error(e)
+        if msg is None: raise                  # a bug: Python shows the traceback and exits with 1
+        if args.traceback: traceback.print_exc()
+        print(f'dual-ifm {cmd.name}: error: {msg}', file=sys.stderr)
+        return 2

@@ -60,6 +60,7 @@ class DemoConfig(RuntimeConfig):
                     setattr(self, k, v)
         if len(self.epochs) != 3: raise ValueError(f'--epochs needs three numbers (SimCLR, last layer, all), got {self.epochs}.')
         if self.image_size % 8: raise ValueError(f'--image-size must be a multiple of 8 (BagNet stride), got {self.image_size}.')
+        if self.grid < 1 or self.k < 1: raise ValueError(f'--grid and --k must be at least 1, got --grid {self.grid} --k {self.k}.')
         if self.image_size // 8 % self.grid and self.image_size % self.grid:
             raise ValueError(f'--grid {self.grid} must divide the image size {self.image_size}.')
         refuse_runtime(self, 'demo', 'compile')
@@ -124,7 +125,7 @@ def _step_map(cfg, st):
     tab, figs = _map_figures(cfg, e, 'pretrained', 'pretrained map')
     return {'embedding': str(path), 'knn': tab.to_dict('records'), 'figures': figs}
 
-# %% ../nbs/11_demo.ipynb #3de39008
+# %% ../nbs/11_demo.ipynb #8885a759
 def _step_finetune(cfg, st):
     from dual_ifm.downstream import FinetuneConfig, finetune
     out = cfg.out / 'finetune'
@@ -147,6 +148,7 @@ def _step_evidence(cfg, st):
                                     cpu_kernels=cfg.cpu_kernels, keep_memory=cfg.keep_memory))
     return s
 
+# %% ../nbs/11_demo.ipynb #383367a3
 def _step_align(cfg, st):
     from dual_ifm.downstream import AlignConfig, align_projector
     out = cfg.out / 'finetune' / 'aligned.pt'
@@ -168,17 +170,21 @@ STEPS = [('data', 'synthetic fundus photographs', _step_data), ('pretrain', 'Dua
          ('evidence', 'evidence maps and lesion precision@k', _step_evidence), ('align', 'projector alignment and the aligned map', _step_align)]
 
 # %% ../nbs/11_demo.ipynb #cf43a7d9
+def _e(v) -> str:
+    "Any value as HTML text: `<`, `>`, `&` and quotes escaped, so that a name or label from data never becomes markup."
+    return html.escape(str(v), quote=True)
+
 def _img_tag(path, width: str = '100%') -> str:
     p = Path(path)
-    if not p.exists(): return f'<p><i>(missing figure {html.escape(p.name)})</i></p>'
+    if not p.exists(): return f'<p><i>(missing figure {_e(p.name)})</i></p>'
     b = base64.b64encode(p.read_bytes()).decode()
-    return f'<img alt="{html.escape(p.stem)}" style="max-width:{width}" src="data:image/png;base64,{b}">'
+    return f'<img alt="{_e(p.stem)}" style="max-width:{_e(width)}" src="data:image/png;base64,{b}">'
 
 def _fmt(v) -> str:
-    return f'{v:.3f}' if isinstance(v, float) else html.escape(str(v))
+    return f'{v:.3f}' if isinstance(v, float) else _e(v)
 
 def _table(rows: list[dict], cols: list[str]) -> str:
-    head = ''.join(f'<th>{html.escape(c)}</th>' for c in cols)
+    head = ''.join(f'<th>{_e(c)}</th>' for c in cols)
     body = ''.join('<tr>' + ''.join(f'<td>{_fmt(r.get(c, ""))}</td>' for c in cols) + '</tr>' for r in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
 
@@ -201,71 +207,85 @@ table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;pad
 th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;padding:10px;overflow-x:auto;font-size:12px}
 h2{border-bottom:1px solid #ddd;padding-bottom:3px;margin-top:32px}.note{color:#555;font-size:14px}"""
 
-# %% ../nbs/11_demo.ipynb #32e547f5
-def write_report(cfg: DemoConfig, st: dict) -> Path:
-    "Write `out/report.html` from the demo's state (figures embedded) and return its path."
+# %% ../nbs/11_demo.ipynb #ba24c563
+def _report_top(cfg: DemoConfig, st: dict) -> list[str]:
+    "The report's head: how it was made, the main numbers and the time of each step."
     h = headline(st)
-    sec = st.get('_seconds', {})
     p = (st.get('evidence') or {}).get('precision') or {}
     ks = sorted(int(c[2:]) for c in p if c.startswith('p@'))
-    parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Dual-IFM demo report</title><style>{_CSS}</style></head><body>',
-             '<h1>Dual-IFM demo report</h1>',
-             f'<p class="note">Made by <code>dual-ifm demo{" --quick" if cfg.quick else ""}</code> on {html.escape(time.strftime("%Y-%m-%d %H:%M"))} '
-             f'({html.escape(platform.node())}, {os.cpu_count()} CPUs, torch {torch.__version__}, '
-             f'{"CUDA" if torch.cuda.is_available() and cfg.device != "cpu" else "CPU"}); every number below was measured in this run. '
-             f'Total time {h["total_seconds"] / 60:.1f} min. Synthetic data: the numbers show that the pipeline works, not how well '
-             f'a model does on real photographs.</p>',
-             '<h2>Main numbers</h2>',
-             _table([{'metric': 'kNN balanced accuracy, referable DR, pretrained 2-D map', 'value': h['knn_bacc_pretrained_2d']},
-                     {'metric': 'kNN balanced accuracy, referable DR, aligned 2-D map', 'value': h['knn_bacc_aligned_2d']},
-                     {'metric': '  same, 2-D PCA of the fine-tuned features', 'value': h['knn_bacc_pca_2d']},
-                     {'metric': '  same, 2-D t-SNE of the fine-tuned features', 'value': h['knn_bacc_tsne_2d']},
-                     {'metric': 'fine-tuned evidence head: AUROC (held-out test split)', 'value': h['finetune_auroc']},
-                     {'metric': 'fine-tuned evidence head: AUPRC', 'value': h['finetune_auprc']},
-                     {'metric': 'fine-tuned evidence head: balanced accuracy', 'value': h['finetune_balanced_accuracy']},
-                     {'metric': f'lesion precision@{ks[-1] if ks else 10} of the evidence', 'value': h['precision_at_10']},
-                     {'metric': '  chance level (share of patches with lesions)', 'value': h['precision_chance']}], ['metric', 'value']),
-             '<p class="note">Aims on this benchmark: 2-D kNN balanced accuracy of at least 0.80 and precision@10 of at least 0.70 '
-             '(the published model reached 0.666 on real IDRiD lesions).</p>',
-             '<h2>Time per step</h2>', _table([{'step': k, 'seconds': f'{float(v):.0f}'} for k, v in sec.items()], ['step', 'seconds'])]
+    made = (f'<p class="note">Made by <code>dual-ifm demo{" --quick" if cfg.quick else ""}</code> on {_e(time.strftime("%Y-%m-%d %H:%M"))} '
+            f'({_e(platform.node())}, {os.cpu_count()} CPUs, torch {_e(torch.__version__)}, '
+            f'{"CUDA" if torch.cuda.is_available() and cfg.device != "cpu" else "CPU"}); every number below was measured in this run. '
+            f'Total time {h["total_seconds"] / 60:.1f} min. Synthetic data: the numbers show that the pipeline works, not how well '
+            f'a model does on real photographs.</p>')
+    rows = [('kNN balanced accuracy, referable DR, pretrained 2-D map', 'knn_bacc_pretrained_2d'),
+            ('kNN balanced accuracy, referable DR, aligned 2-D map', 'knn_bacc_aligned_2d'),
+            ('  same, 2-D PCA of the fine-tuned features', 'knn_bacc_pca_2d'), ('  same, 2-D t-SNE of the fine-tuned features', 'knn_bacc_tsne_2d'),
+            ('fine-tuned evidence head: AUROC (held-out test split)', 'finetune_auroc'), ('fine-tuned evidence head: AUPRC', 'finetune_auprc'),
+            ('fine-tuned evidence head: balanced accuracy', 'finetune_balanced_accuracy'),
+            (f'lesion precision@{ks[-1] if ks else 10} of the evidence', 'precision_at_10'),
+            ('  chance level (share of patches with lesions)', 'precision_chance')]
+    return [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Dual-IFM demo report</title><style>{_CSS}</style></head><body>',
+            '<h1>Dual-IFM demo report</h1>', made, '<h2>Main numbers</h2>', _table([{'metric': m, 'value': h[k]} for m, k in rows], ['metric', 'value']),
+            '<p class="note">Aims on this benchmark: 2-D kNN balanced accuracy of at least 0.80 and precision@10 of at least 0.70 '
+            '(the published model reached 0.666 on real IDRiD lesions).</p>',
+            '<h2>Time per step</h2>', _table([{'step': k, 'seconds': f'{float(v):.0f}'} for k, v in st.get('_seconds', {}).items()], ['step', 'seconds'])]
+
+# %% ../nbs/11_demo.ipynb #986e2c3f
+def _report_data(cfg: DemoConfig, st: dict) -> list[str]:
+    "Sections 1 and 2: the data and the pretraining."
     d = st.get('data', {})
-    parts += ['<h2>1. Data</h2>', f'<p>{d.get("photographs")} synthetic photographs of {d.get("patients")} patients at {cfg.image_size} px, '
-              f'{100 * d.get("referable_share", 0):.0f}% with referable DR. Pretraining used the patients outside the held-out set; '
-              f'fine-tuning the fold-0 train and validation patients; every map and score below is on the held-out test patients.</p>']
+    out = ['<h2>1. Data</h2>', f'<p>{_e(d.get("photographs"))} synthetic photographs of {_e(d.get("patients"))} patients at {_e(cfg.image_size)} px, '
+           f'{100 * float(d.get("referable_share", 0)):.0f}% with referable DR. Pretraining used the patients outside the held-out set; '
+           f'fine-tuning the fold-0 train and validation patients; every map and score below is on the held-out test patients.</p>']
     pt = st.get('pretrain', {})
     if pt:
-        parts += ['<h2>2. Pretraining</h2>', f'<p>Dual-IFM, BagNet-33 at width {cfg.width}, epochs {cfg.epochs} (SimCLR 128-D; 2-D last layer; '
-                  f'2-D all), batch {cfg.batch_size}, LARS, bfloat16. Loss {pt["loss_first"]:.3f} at the first epoch, '
-                  f'{pt["loss_last_stage1"]:.3f} at the end of the SimCLR stage, {pt["loss_last"]:.3f} at the end; '
-                  f'{pt["photos_per_s"]:.1f} photographs/s.</p>', _img_tag(pt['figure'])]
-    for key, title in (('map', '3. The pretrained 2-D map'), ('align', '6. The aligned 2-D map')):
-        m = st.get(key)
-        if not m: continue
-        parts += [f'<h2>{title}</h2>', '<p>kNN (k = 10, standardised, 75/25 split, seed 42) on the model\'s 2-D map and on the maps one '
-                  'would otherwise draw from its features h:</p>',
-                  _table(m['knn'], ['map', 'n_test', 'accuracy', 'balanced_accuracy', 'auroc'])]
-        parts += [_img_tag(m['figures'][f]) for f in ('compare', 'labels')] + [_img_tag(m['figures']['thumbnails'], '60%')]
-        if key == 'align': parts += ['<p>Interactive version: <a href="map.html">map.html</a> (zoom, pan, search by file name, '
-                                     'shift-drag to select and save as CSV; hover for the photograph and its evidence; keep map_files/ '
-                                     'beside it).</p>']
-    ft = st.get('finetune')
+        out += ['<h2>2. Pretraining</h2>', f'<p>Dual-IFM, BagNet-33 at width {_e(cfg.width)}, epochs {_e(cfg.epochs)} (SimCLR 128-D; 2-D last layer; '
+                f'2-D all), batch {_e(cfg.batch_size)}, LARS, bfloat16. Loss {float(pt["loss_first"]):.3f} at the first epoch, '
+                f'{float(pt["loss_last_stage1"]):.3f} at the end of the SimCLR stage, {float(pt["loss_last"]):.3f} at the end; '
+                f'{float(pt["photos_per_s"]):.1f} photographs/s.</p>', _img_tag(pt['figure'])]
+    return out
+
+def _report_map(cfg: DemoConfig, st: dict, key: str, title: str) -> list[str]:
+    "Section 3 or 6: a 2-D map with its kNN scores and figures."
+    m = st.get(key)
+    if not m: return []
+    out = [f'<h2>{_e(title)}</h2>', '<p>kNN (k = 10, standardised, 75/25 split, seed 42) on the model\'s 2-D map and on the maps one '
+           'would otherwise draw from its features h:</p>', _table(m['knn'], ['map', 'n_test', 'accuracy', 'balanced_accuracy', 'auroc'])]
+    out += [_img_tag(m['figures'][f]) for f in ('compare', 'labels')] + [_img_tag(m['figures']['thumbnails'], '60%')]
+    if key == 'align': out += ['<p>Interactive version: <a href="map.html">map.html</a> (zoom, pan, search by file name, '
+                               'shift-drag to select and save as CSV; hover for the photograph and its evidence; keep map_files/ beside it).</p>']
+    return out
+
+# %% ../nbs/11_demo.ipynb #a5f0f9d0
+def _report_evidence(cfg: DemoConfig, st: dict) -> list[str]:
+    "Sections 4 and 5: the fine-tuned evidence head, its maps and lesion precision@k."
+    out, ft, ev = [], st.get('finetune'), st.get('evidence')
     if ft:
-        parts += ['<h2>4. Fine-tuning the evidence head</h2>',
-                  f'<p>Referable DR, sparsity lambda {cfg.sparsity:g}, head alone for {cfg.unfreeze_epoch} epoch(s), then everything; '
-                  f'best epoch {int(ft.get("best_epoch", 0))} of {int(ft.get("epochs_run", 0))}. Scores on the held-out test split:</p>',
-                  _table([ft], ['auroc', 'auprc', 'balanced_accuracy', 'kappa', 'evidence_l1'])]
-    ev = st.get('evidence')
+        out += ['<h2>4. Fine-tuning the evidence head</h2>',
+                f'<p>Referable DR, sparsity lambda {float(cfg.sparsity):g}, head alone for {_e(cfg.unfreeze_epoch)} epoch(s), then everything; '
+                f'best epoch {int(ft.get("best_epoch", 0))} of {int(ft.get("epochs_run", 0))}. Scores on the held-out test split:</p>',
+                _table([ft], ['auroc', 'auprc', 'balanced_accuracy', 'kappa', 'evidence_l1'])]
     if ev:
-        parts += ['<h2>5. Evidence maps</h2>', '<p>Photographs with the highest and lowest referable-DR logits and their evidence '
-                  '(red: for, blue: against). The logit is the mean of the map.</p>', _img_tag(cfg.out / 'evidence' / 'gallery.png')]
+        out += ['<h2>5. Evidence maps</h2>', '<p>Photographs with the highest and lowest referable-DR logits and their evidence '
+                '(red: for, blue: against). The logit is the mean of the map.</p>', _img_tag(cfg.out / 'evidence' / 'gallery.png')]
+        p = ev.get('precision') or {}
+        ks = sorted(int(c[2:]) for c in p if c.startswith('p@'))
         if p:
-            parts += [f'<p>Lesion localisation on the {p["scored_images"]} held-out photographs with referable DR and lesion masks '
-                      f'(as the paper did on IDRiD\'s segmentation set, where every photograph has DR); {cfg.grid}x{cfg.grid} patches:</p>',
-                      _table([{'k': q, 'precision@k': p[f'p@{q}'], 'chance': p['chance']} for q in ks], ['k', 'precision@k', 'chance']),
-                      _img_tag(cfg.out / 'evidence' / 'precision.png', '45%')]
+            out += [f'<p>Lesion localisation on the {_e(p["scored_images"])} held-out photographs with referable DR and lesion masks '
+                    f'(as the paper did on IDRiD\'s segmentation set, where every photograph has DR); {_e(cfg.grid)}x{_e(cfg.grid)} patches:</p>',
+                    _table([{'k': q, 'precision@k': p[f'p@{q}'], 'chance': p['chance']} for q in ks], ['k', 'precision@k', 'chance']),
+                    _img_tag(cfg.out / 'evidence' / 'precision.png', '45%')]
+    return out
+
+# %% ../nbs/11_demo.ipynb #29195698
+def write_report(cfg: DemoConfig, st: dict) -> Path:
+    "Write `out/report.html` from the demo's state (figures embedded) and return its path."
+    parts = (_report_top(cfg, st) + _report_data(cfg, st) + _report_map(cfg, st, 'map', '3. The pretrained 2-D map')
+             + _report_evidence(cfg, st) + _report_map(cfg, st, 'align', '6. The aligned 2-D map'))
     parts += ['<h2>7. At full scale</h2>', '<p>The same pipeline on the real datasets with GPUs (prepare the datasets first, see the README):</p>',
-              '<pre>' + html.escape(FULL_SCALE) + '</pre>',
-              '<h2>Settings</h2>', f'<pre>{html.escape(json.dumps(config_to_dict(cfg), indent=1, default=str))}</pre>', '</body></html>']
+              f'<pre>{_e(FULL_SCALE)}</pre>', '<h2>Settings</h2>', f'<pre>{_e(json.dumps(config_to_dict(cfg), indent=1, default=str))}</pre>',
+              '</body></html>']
     out = cfg.out / 'report.html'
     with atomic_write(out, 'w', encoding='utf-8') as f: f.write('\n'.join(parts))
     return out
@@ -282,7 +302,7 @@ scripts/classification/finetune.sh runs/dual_ifm_bagnet33_all_256/final.pt --spa
 dual-ifm evidence --checkpoint runs/finetune_idrid_drbin_final/fold0/best.pt --dataset idrid_seg --split all --out evidence/idrid
 scripts/classification/align_projector.sh"""
 
-# %% ../nbs/11_demo.ipynb #46ac7cf7
+# %% ../nbs/11_demo.ipynb #2c6501bb
 def run_demo(cfg: DemoConfig) -> dict:
     "Run (or continue) every step of the demo, write report.html and metrics.json; returns the headline numbers."
     from tqdm import tqdm
@@ -317,6 +337,7 @@ def run_demo(cfg: DemoConfig) -> dict:
     write_report(cfg, st)
     return h
 
+# %% ../nbs/11_demo.ipynb #2b75c191
 def print_headline(h: dict, out: Path) -> None:
     "Print the demo's main numbers."
     print(f"\nDual-IFM demo finished in {h['total_seconds'] / 60:.1f} min; report: {out / 'report.html'}")

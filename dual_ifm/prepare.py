@@ -26,9 +26,9 @@ from .data import DATASETS, DatasetError, canonical, encode_column, make_holdout
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'IMAGE_COLUMNS', 'PATIENT_COLUMNS', 'PRESETS', 'FOV', 'find_fov', 'fov_mask', 'crop_fov', 'to_rgb',
            'read_photo', 'list_images', 'clean_table', 'read_label_file', 'match_images', 'Preset', 'register_preset',
-           'PrepareConfig', 'collect_sources', 'prepare_dataset']
+           'PrepareConfig', 'printable_name', 'collect_sources', 'prepare_dataset']
 
-# %% ../nbs/02_prepare.ipynb #a908f1b5
+# %% ../nbs/02_prepare.ipynb #f703d591
 @dataclass
 class FOV:
     "A circular field of view in pixel coordinates of the original photograph (x right, y down)."
@@ -59,10 +59,27 @@ def _straight(ends: np.ndarray, share: float = 0.15) -> np.ndarray:
     near = counts[:-2] + counts[1:-1] + counts[2:]          # ends within +-1 of each value
     return near[ends.astype(np.int64)] > share * len(ends)
 
+# %% ../nbs/02_prepare.ipynb #fb59dd40
+def _boundary_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x and y (pixel centres) of the left and right end of every row and the top and bottom end of every column of a
+    filled mask, and whether each lies on the image border or on a straight cut."""
+    h, w = mask.shape
+    rows = np.flatnonzero(mask.any(1)); cols = np.flatnonzero(mask.any(0))
+    left = mask[rows].argmax(1); right = w - 1 - mask[rows, ::-1].argmax(1)
+    top = mask[:, cols].argmax(0); bottom = h - 1 - mask[::-1, cols].argmax(0)
+    xs = np.concatenate([left, right, cols, cols]) + 0.5
+    ys = np.concatenate([rows, rows, top, bottom]) + 0.5
+    on_border = np.concatenate([left == 0, right == w - 1, top == 0, bottom == h - 1])
+    on_border |= np.concatenate([_straight(left), _straight(right), _straight(top), _straight(bottom)])
+    return xs.astype(np.float64), ys.astype(np.float64), on_border
+
+# %% ../nbs/02_prepare.ipynb #8f114969
 def find_fov(img, max_side: int = 512) -> FOV:
     "Find the circular field of view of a fundus photograph (HxWx3 uint8 array or PIL image)."
     im = img if isinstance(img, Image.Image) else Image.fromarray(np.asarray(img))
     W, H = im.size
+    if min(W, H) < 16 or max(W, H) > 4 * min(W, H):
+        raise ValueError(f'an image of {W}x{H} px is not a fundus photograph (at least 16 px a side and at most 4 times as long as high)')
     f = min(1.0, max_side / max(W, H))
     small = np.asarray(im.convert('RGB').resize((max(1, round(W * f)), max(1, round(H * f))), Image.BILINEAR) if f < 1 else im.convert('RGB'))
     v = small.max(-1).astype(np.float32)
@@ -81,14 +98,8 @@ def find_fov(img, max_side: int = 512) -> FOV:
     if n == 0: raise ValueError('no field of view found')
     mask = lab == (np.argmax(np.bincount(lab.ravel())[1:]) + 1)
     mask = ndimage.binary_fill_holes(mask)
-    rows = np.flatnonzero(mask.any(1)); cols = np.flatnonzero(mask.any(0))
-    left = mask[rows].argmax(1); right = w - 1 - mask[rows, ::-1].argmax(1)
-    top = mask[:, cols].argmax(0); bottom = h - 1 - mask[::-1, cols].argmax(0)
-    xs = np.concatenate([left, right, cols, cols]) + 0.5           # pixel centres
-    ys = np.concatenate([rows, rows, top, bottom]) + 0.5
-    on_border = np.concatenate([left == 0, right == w - 1, top == 0, bottom == h - 1])
-    on_border |= np.concatenate([_straight(left), _straight(right), _straight(top), _straight(bottom)])
-    xs, ys = xs[~on_border].astype(np.float64), ys[~on_border].astype(np.float64)
+    xs, ys, on_border = _boundary_points(mask)
+    xs, ys = xs[~on_border], ys[~on_border]
     if len(xs) < 10: raise ValueError('no field of view found')
     cx, cy, r = _fit_circle(xs, ys)
     res = np.abs(np.hypot(xs - cx, ys - cy) - r)
@@ -122,7 +133,7 @@ def crop_fov(img, fov: FOV, size: int, mask_outside: bool = True) -> np.ndarray:
     if mask_outside: out[~fov_mask(size)] = 0
     return out
 
-# %% ../nbs/02_prepare.ipynb #22a11433
+# %% ../nbs/02_prepare.ipynb #fe45b695
 def _to_uint8(a: np.ndarray) -> np.ndarray:
     "Pixel values of any depth on the 0-255 scale: 16-bit by its range (/257), other integers by 255 or 65535, floats from 0-1 or 0-255."
     if a.dtype == np.uint8: return a
@@ -148,6 +159,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
         return out
     return im.convert('RGB')
 
+# %% ../nbs/02_prepare.ipynb #523bafda
 def _tiff_array(path) -> np.ndarray:
     "A TIFF Pillow cannot decode (float, 16-bit colour, planar), read with tifffile as HxWx3 uint8."
     import tifffile
@@ -170,7 +182,7 @@ def read_photo(path: str | os.PathLike) -> Image.Image:
     return Image.fromarray(_tiff_array(path))
 
 # %% ../nbs/02_prepare.ipynb #48be4abf
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.gif')
 IMAGE_COLUMNS = ('image_path', 'image', 'image_id', 'id_code', 'Image name', 'image_name', 'filename', 'file', 'path', 'name', 'ID', 'id')
 PATIENT_COLUMNS = ('patient_id', 'patient', 'PatientID', 'patient_ID', 'subject', 'subject_id')
 
@@ -376,11 +388,41 @@ def _parts(cfg, preset) -> tuple[Path, list[tuple[Path, Path | None]]]:
                            f'Point --images at that folder, or give --labels (and --no-preset) for another layout.')
     return base, out
 
-# %% ../nbs/02_prepare.ipynb #2efedadd
+# %% ../nbs/02_prepare.ipynb #0135a0d0
+def printable_name(rel: str) -> str:
+    "A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) written as `\\xe9`."
+    return rel.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+
+def _name_problem(rel: str) -> str | None:
+    "Why a photograph's name cannot be used, or None."
+    try: rel.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'its name is not valid UTF-8 text; rename it (e.g. `convmv -f latin1 -t utf-8 --notest -r FOLDER`)'
+    return None
+
+def _not_taken(cfg, preset, taken: set) -> list[dict]:
+    "Every file under --images that this run does not prepare, with the reason (photographs that failed are not here)."
+    out = []
+    for p in sorted(cfg.images.rglob('*')):
+        rel = p.relative_to(cfg.images).as_posix()
+        if rel in taken or not p.is_file(): continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES: why = f'not a photograph by its suffix ({p.suffix or "none"})'
+        elif p.name.startswith('.'): why = 'a hidden file'
+        elif _name_problem(rel): why = _name_problem(rel)
+        elif preset is not None and preset.exclude and re.search(preset.exclude, rel): why = f'left out by the {preset.name} preset'
+        elif cfg.labels or (preset is not None and preset.parts): why = 'no label row names it, or it lies outside the folders read'
+        else: why = 'not read'
+        out.append(dict(file=printable_name(rel), reason=why))
+    bad = [d['file'] for d in out if 'UTF-8' in d['reason']]
+    if bad: warnings.warn(f'{len(bad)} photograph(s) under {cfg.images} have names that are not UTF-8 text (e.g. {bad[:3]}); '
+                          f'they are left out. Rename them to include them.')
+    return out
+
+# %% ../nbs/02_prepare.ipynb #bf94906e
 def _read_part(cfg, preset, folder: Path, label_file: Path | None) -> pd.DataFrame:
     "The photographs of one part with their label rows; `_rel` is each photograph's path relative to --images."
     prefix = folder.relative_to(cfg.images).as_posix()
-    files = list_images(folder)
+    files = [f for f in list_images(folder) if _name_problem(f) is None]
     if preset is not None and preset.exclude: files = [f for f in files if not re.search(preset.exclude, f)]
     rel = lambda f: f if prefix == '.' else f'{prefix}/{f}'
     if label_file is None: return pd.DataFrame({'_rel': [rel(f) for f in files]})
@@ -401,6 +443,7 @@ def _read_part(cfg, preset, folder: Path, label_file: Path | None) -> pd.DataFra
     labels['label_file'] = label_file.name
     return labels
 
+# %% ../nbs/02_prepare.ipynb #e20afd56
 def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, list[Path], Path]:
     """The photographs of a run and their labels: a table with `_rel` (path under --images) and the label columns,
     the label files read, and the download's base folder."""
@@ -419,7 +462,7 @@ def collect_sources(cfg, preset: Preset | None = None) -> tuple[pd.DataFrame, li
     if preset is not None and preset.derive is not None: table = preset.derive(table, base)
     return table, [f for _, f in parts if f is not None], base
 
-# %% ../nbs/02_prepare.ipynb #7b5ab245
+# %% ../nbs/02_prepare.ipynb #dee9dca1
 def _file_record(path: Path) -> dict:
     "What identifies a label file's content: name, size, mtime and SHA-256."
     import hashlib
@@ -437,6 +480,7 @@ def _label_changes(old_csv: Path, table: pd.DataFrame) -> str:
     return (f'{len(new.index.difference(old.index))} photograph(s) added, {len(old.index.difference(new.index))} dropped, '
             f'{int(changed)} with other labels' + (f', label column(s) {gone} gone' if gone else ''))
 
+# %% ../nbs/02_prepare.ipynb #e7c65631
 def _check_previous(folder: Path, cfg, table, label_records, output) -> dict | None:
     """The record of the run that prepared `folder` (None for a new folder). Refuses, naming --overwrite, when this run
     would replace its labels or output settings; with --overwrite keeps the old metadata.csv in metadata/replaced/."""
@@ -497,7 +541,7 @@ def _prepare_task(task: dict) -> dict:
     res['stats'] = (px.sum(0), (px ** 2).sum(0), len(px))
     return res
 
-# %% ../nbs/02_prepare.ipynb #bbc63ff1
+# %% ../nbs/02_prepare.ipynb #97d20bcd
 def _patients(cfg, preset, table) -> pd.Series:
     "Patient ids: --patient-regex, --patient-column, the preset's, a usual column, or each photograph its own (warned)."
     regex = cfg.patient_regex or (preset.patient_regex if preset is not None and cfg.patient_column is None else None)
@@ -518,6 +562,7 @@ def _patients(cfg, preset, table) -> pd.Series:
                   f'patient, so both eyes of one person may end up in different splits.')
     return table['_rel'].map(_strip_suffix)
 
+# %% ../nbs/02_prepare.ipynb #9cda2cf1
 def _check_label_column(cfg, spec, table, label_files, preset):
     "For a built-in set, the label files must hold its default label's column."
     if spec is None or not label_files or not spec.default_feature or spec.parts: return
@@ -576,7 +621,49 @@ def _fov_stats(results) -> dict:
     mean = s1 / n
     return {'mean': mean.round(4), 'std': np.sqrt(np.maximum(s2 / n - mean ** 2, 0)).round(4), 'images': len(st)}
 
-# %% ../nbs/02_prepare.ipynb #0d82dd03
+# %% ../nbs/02_prepare.ipynb #99f42b5d
+def _previous_run(cfg, folder: Path, table, label_files, output: dict) -> dict:
+    """The record of the run that prepared `folder` (`old`, None when new), the label files' records, whether its images
+    were made as this run makes them (`trusted`), its sources, the unchanged ones (`known`) and the sizes to make."""
+    md = folder / 'metadata'
+    label_records = [_file_record(f) for f in label_files]
+    old = _check_previous(folder, cfg, table, label_records, output)
+    if folder.exists(): clean_partial_files(folder)
+    ours = old is not None and 'labels' in old                       # written by this version: sources.csv is ours
+    trusted = ours and old.get('output') == output                   # ... and its images were made as this run makes them
+    old_sources = (pd.read_csv(md / 'sources.csv', dtype={'source_path': str}) if ours and (md / 'sources.csv').exists()
+                   else pd.DataFrame(columns=['source_path', 'size', 'mtime_ns']))
+    known = {r.source_path: [int(r.size), int(r.mtime_ns)] for r in old_sources.itertuples()} if trusted else {}
+    sizes = list(dict.fromkeys(cfg.size + [s for s in (old or {}).get('sizes', []) if (folder / f'dim_{s}').is_dir()]))
+    return dict(old=old, label_records=label_records, trusted=trusted, old_sources=old_sources, known=known, sizes=sizes)
+
+# %% ../nbs/02_prepare.ipynb #ead8ac9f
+def _make_images(cfg, folder: Path, table, prev: dict) -> tuple[list[dict], list[tuple[str, str]], float]:
+    "Crop every photograph of `table` that is not current; returns the results, the (file, reason) of each failure and the seconds taken."
+    shared = dict(folder=str(folder), sizes=prev['sizes'], format=cfg.format, quality=cfg.quality, mask_outside=cfg.mask_outside,
+                  force=prev['old'] is not None and not prev['trusted'])
+    tasks = [dict(shared, src=str(cfg.images / r), rel=r, known=prev['known'].get(r)) for r in table['_rel']]
+    t0 = time.time()
+    results = list(parallel_map(_prepare_task, tasks, workers=cfg.workers, desc=f'prepare {cfg.name}', progress=cfg.progress, chunksize=2))
+    errors = [(r['rel'], r['error']) for r in results if r['error']]
+    if errors:
+        msg = f'{len(errors)} photograph(s) could not be prepared: ' + '; '.join(f'{cfg.images / f} ({e})' for f, e in errors[:5])
+        if cfg.strict: raise DatasetError(msg + '. Remove or replace them, or drop --strict to skip them.')
+        warnings.warn(msg + (' ...' if len(errors) > 5 else '') + '. They are skipped and listed in metadata/prepare.json.')
+    return results, errors, time.time() - t0
+
+# %% ../nbs/02_prepare.ipynb #9aa722f5
+def _metadata_table(cfg, table, patients) -> pd.DataFrame:
+    "The rows of metadata.csv: image_path, patient_id, source_path, then the label columns of `table`."
+    if 'patient_id' in table.columns and not table['patient_id'].astype(str).equals(patients.astype(str)):
+        table = table.rename(columns={'patient_id': 'patient_id_original'})
+    meta = table.drop(columns=['_rel', 'patient_id'], errors='ignore')
+    meta.insert(0, 'image_path', [_out_name(r, cfg.format) for r in table['_rel']])
+    meta.insert(1, 'patient_id', patients.to_numpy())
+    meta.insert(2, 'source_path', table['_rel'].to_numpy())
+    return meta
+
+# %% ../nbs/02_prepare.ipynb #b2bb4b56
 def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
     the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
@@ -590,53 +677,28 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     if own_spec is not None: spec = spec_from_dict(own_spec, cfg.name, spec)
     _check_label_column(cfg, spec, table, label_files, preset)
     patients = _patients(cfg, preset, table)
-    # --- what was prepared before, and what of it can stay
     folder, md = cfg.out / cfg.name, cfg.out / cfg.name / 'metadata'
     output = dict(format=cfg.format, quality=cfg.quality if cfg.format == 'jpg' else None, mask_outside=cfg.mask_outside)
-    label_records = [_file_record(f) for f in label_files]
-    old = _check_previous(folder, cfg, table, label_records, output)
-    if folder.exists(): clean_partial_files(folder)
-    ours = old is not None and 'labels' in old                       # written by this version: sources.csv is ours
-    trusted = ours and old.get('output') == output                   # ... and its images were made as this run makes them
-    old_sources = (pd.read_csv(md / 'sources.csv', dtype={'source_path': str}) if ours and (md / 'sources.csv').exists()
-                   else pd.DataFrame(columns=['source_path', 'size', 'mtime_ns']))
-    known = {r.source_path: [int(r.size), int(r.mtime_ns)] for r in old_sources.itertuples()} if trusted else {}
-    sizes = list(dict.fromkeys(cfg.size + [s for s in (old or {}).get('sizes', []) if (folder / f'dim_{s}').is_dir()]))
-    # --- images
-    shared = dict(folder=str(folder), sizes=sizes, format=cfg.format, quality=cfg.quality, mask_outside=cfg.mask_outside,
-                  force=old is not None and not trusted)
-    tasks = [dict(shared, src=str(cfg.images / r), rel=r, known=known.get(r)) for r in table['_rel']]
-    t0 = time.time()
-    results = list(parallel_map(_prepare_task, tasks, workers=cfg.workers, desc=f'prepare {cfg.name}', progress=cfg.progress, chunksize=2))
-    seconds = time.time() - t0
-    errors = [(r['rel'], r['error']) for r in results if r['error']]
-    if errors:
-        msg = f'{len(errors)} photograph(s) could not be prepared: ' + '; '.join(f'{cfg.images / f} ({e})' for f, e in errors[:5])
-        if cfg.strict: raise DatasetError(msg + '. Remove or replace them, or drop --strict to skip them.')
-        warnings.warn(msg + (' ...' if len(errors) > 5 else '') + '. They are skipped and listed in metadata/prepare.json.')
+    prev = _previous_run(cfg, folder, table, label_files, output)
+    results, errors, seconds = _make_images(cfg, folder, table, prev)
     ok = np.array([r['error'] is None for r in results], dtype=bool)
     table, patients, done = table[ok], patients[ok], [r for r in results if r['error'] is None]
     if len(table) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
-    removed = _remove_stale(folder, old_sources, set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
-    # --- metadata (a label column patient_id that is not the patient id used is kept as patient_id_original)
-    if 'patient_id' in table.columns and not table['patient_id'].astype(str).equals(patients.astype(str)):
-        table = table.rename(columns={'patient_id': 'patient_id_original'})
-    meta = table.drop(columns=['_rel', 'patient_id'], errors='ignore')
-    meta.insert(0, 'image_path', [_out_name(r, cfg.format) for r in table['_rel']])
-    meta.insert(1, 'patient_id', patients.to_numpy())
-    meta.insert(2, 'source_path', table['_rel'].to_numpy())
+    ignored, old = _not_taken(cfg, preset, {r['rel'] for r in results}), prev['old']
+    removed = _remove_stale(folder, prev['old_sources'], set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
+    meta = _metadata_table(cfg, table, patients)
     splits, holdout = _splits(meta['patient_id'], _strata(cfg, spec, meta, label_files), cfg)
     save_json(dict(_fov_stats(done), size=cfg.size[0], region='field of view'), md / 'stats.json')
     save_json(splits, md / 'splits.json')
     save_json(holdout, md / 'holdout.json')
-    save_csv(_fov_table(md, results, set(meta['source_path']), trusted), md / 'fov.csv')
+    save_csv(_fov_table(md, results, set(meta['source_path']), prev['trusted']), md / 'fov.csv')
     save_csv(pd.DataFrame([dict(source_path=r['rel'], size=r['stat'][0], mtime_ns=r['stat'][1]) for r in done]), md / 'sources.csv')
     if own_spec is not None: save_json(own_spec, md / 'dataset.json')
     elif (old or {}).get('dataset_json') and (md / 'dataset.json').exists(): (md / 'dataset.json').unlink()
     save_csv(meta, md / 'metadata.csv')
-    save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': label_records,
-               'output': output, 'sizes': sizes, 'dataset_json': own_spec is not None, 'images': len(done),
-               'skipped': [dict(file=f, reason=e) for f, e in errors], 'new': sum(r['fov'] is not None for r in results),
+    save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': prev['label_records'],
+               'output': output, 'sizes': prev['sizes'], 'dataset_json': own_spec is not None, 'images': len(done),
+               'skipped': [dict(file=f, reason=e) for f, e in errors], 'ignored': ignored, 'new': sum(r['fov'] is not None for r in results),
                'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
 

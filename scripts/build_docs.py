@@ -3,12 +3,16 @@
 HTML in _docs/, with a navigation sidebar and index.html from nbs/index.ipynb. Needs no Quarto and no network
 (users with Quarto can run `nbdev_docs` for the full site).
 
-Usage: python scripts/build_docs.py [--out _docs] [--execute]
+Usage: python scripts/build_docs.py [--out _docs] [--execute] [--nbs FOLDER]
   --execute   re-run the notebooks first (scripts/refresh_notebooks.py), so every output is current
+  --nbs       the folder of notebooks to render (default: nbs/; the tests render hostile ones)
+
+Every text the pages take from the notebooks' names and titles is escaped (file names are also URL-quoted in links),
+so a name like `<img src=x onerror=...>` is shown as text; notebook outputs are escaped by nbconvert.
 
 Each page records, once loaded in a browser, how many of its figures decoded: <body data-figures-ok="N"
 data-figures-broken="M">; scripts/tests/docs.sh checks that in headless Chromium."""
-import argparse, html, json, re, shutil, subprocess, sys
+import argparse, html, json, re, shutil, subprocess, sys, urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,15 +103,16 @@ def _api_reference(nb):
     nb.cells = cells
     return nb
 
-def build(out: Path) -> list[Path]:
+def build(out: Path, nbs_dir: Path = ROOT / 'nbs') -> list[Path]:
+    "Render every notebook in `nbs_dir` to `out` (replaced), with the sidebar and pages.json; returns the pages written."
     import nbformat
     from nbconvert import HTMLExporter
     from pygments.formatters import HtmlFormatter
-    nbs = sorted((ROOT / 'nbs').glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.stem))
-    if not nbs: raise SystemExit('no notebooks in nbs/')
+    nbs = sorted(Path(nbs_dir).glob('*.ipynb'), key=lambda p: (p.stem != 'index', p.stem))
+    if not nbs: raise SystemExit(f'no notebooks in {nbs_dir}')
     if out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True)
-    if (ROOT / 'nbs' / 'images').is_dir(): shutil.copytree(ROOT / 'nbs' / 'images', out / 'images')
+    if (Path(nbs_dir) / 'images').is_dir(): shutil.copytree(Path(nbs_dir) / 'images', out / 'images')
     books = [(p, nbformat.read(p, as_version=4)) for p in nbs]
     pages = [('index.html' if p.stem == 'index' else f'{p.stem}.html', _title(nb) or p.stem, p, nb) for p, nb in books]
     exporter = HTMLExporter(template_name='basic')
@@ -117,7 +122,7 @@ def build(out: Path) -> list[Path]:
     for name, title, path, nb in pages:
         body, _ = exporter.from_notebook_node(_clean(_api_reference(nb)))
         body = re.sub(r'(href=")(\d\d[a-z]?_[\w]+)\.ipynb', r'\1\2.html', body)      # links between chapters
-        nav = ''.join(f'<a href="{n}"{" class=current" if n == name else ""}>{html.escape(("" if p.stem == "index" else p.stem.split("_")[0] + " ") + t)}</a>'
+        nav = ''.join(f'<a href="{html.escape(urllib.parse.quote(n))}"{" class=current" if n == name else ""}>{html.escape(("" if p.stem == "index" else p.stem.split("_")[0] + " ") + t)}</a>'
                       for n, t, p, _ in pages)
         page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
                 f'<title>{html.escape(title)} – dual_ifm</title><style>{style}</style></head><body>'
@@ -134,9 +139,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', type=Path, default=ROOT / '_docs', help='output folder (default: _docs)')
     ap.add_argument('--execute', action='store_true', help='re-run the notebooks first so their outputs are current')
+    ap.add_argument('--nbs', type=Path, default=ROOT / 'nbs', help='folder of notebooks to render (default: nbs/)')
     a = ap.parse_args(argv)
     if a.execute: subprocess.run([sys.executable, str(ROOT / 'scripts' / 'refresh_notebooks.py')], check=True)
-    pages = build(a.out)
+    pages = build(a.out, a.nbs)
     print(f'Wrote {len(pages)} pages to {a.out} (open {a.out / "index.html"}).')
     return 0
 
