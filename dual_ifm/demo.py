@@ -51,6 +51,7 @@ class DemoConfig(RuntimeConfig):
     workers: int | None = field(default=None, metadata={'help': 'data-loading worker processes (default: CPUs, at most 4)'})
     threads: int | None = field(default=None, metadata={'help': 'torch threads (default: torch\'s choice)'})
 
+    UNSUPPORTED = ('compile',)
     def __post_init__(self):
         self.out = Path(self.out)
         if self.quick:
@@ -63,7 +64,7 @@ class DemoConfig(RuntimeConfig):
         if self.grid < 1 or self.k < 1: raise ValueError(f'--grid and --k must be at least 1, got --grid {self.grid} --k {self.k}.')
         if self.image_size // 8 % self.grid and self.image_size % self.grid:
             raise ValueError(f'--grid {self.grid} must divide the image size {self.image_size}.')
-        refuse_runtime(self, 'demo', 'compile')
+        refuse_runtime(self, 'demo', *self.UNSUPPORTED)
         if self.n_patients < 12: raise ValueError(f'--n-patients must be at least 12 for the splits, got {self.n_patients}.')
 
 # %% ../nbs/11_demo.ipynb #44ce4ccb

@@ -410,7 +410,9 @@ class EvidenceConfig(RuntimeConfig):
     precision: Literal['fp32', 'bf16'] = field(default='fp32', metadata={'help': 'float32, or bfloat16 autocast'})
 
     UNSUPPORTED = ('compile', 'workers')
-    def __post_init__(self): refuse_runtime(self, 'evidence', *self.UNSUPPORTED)
+    def __post_init__(self):
+        refuse_runtime(self, 'evidence', *self.UNSUPPORTED)
+        if self.grid < 1 or self.k < 1: raise ValueError(f'--grid and --k must be at least 1, got --grid {self.grid} --k {self.k}.')
 
 # %% ../nbs/09_evidence.ipynb #b6096241
 def _evidence_inputs(cfg: EvidenceConfig):
