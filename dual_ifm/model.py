@@ -756,6 +756,7 @@ def run_embed(cfg: EmbedConfig) -> Path:
         sizes = available_sizes(dataset_folder(cfg.dataset, cfg.root))
         size = want if want in sizes else None
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=size, features=cfg.features, split=cfg.split, fold=cfg.fold)
-    res = embed_dataset(model, ds, cfg.batch_size, cfg.device, cfg.save_h, cfg.workers or 0, cfg.progress, cfg.precision, cfg.channels_last)
-    with atomic_write(out) as f: np.savez(f, **res, checkpoint=str(cfg.checkpoint), dataset=cfg.dataset, split=cfg.split)
-    return out
+    from dual_ifm.embedding import stream_embed       # batches into memory-mapped files (chapter 10): memory stays flat
+    return stream_embed(model, ds, out, cfg.batch_size, cfg.save_h, cfg.device, cfg.workers or 0, cfg.progress,
+                        extra={'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split},
+                        precision=cfg.precision, channels_last=cfg.channels_last)
