@@ -36,20 +36,45 @@ class _LazyNpz(Mapping):
             raise ValueError(f'{self.path} is not an .npz file ({err}); give the file `dual-ifm embed --out` wrote.') from None
     def __iter__(self): return iter(self._info)
     def __len__(self): return len(self._info)
+    def __contains__(self, k): return k in self._info          # without reading the member
     def __getitem__(self, k):
         if k not in self._cache: self._cache[k] = self._read(k)
         return self._cache[k]
-    def _read(self, k):
+    def _layout(self, k):
+        "(offset, shape, dtype) of member `k`'s data in the file when it is stored uncompressed in C order, else None."
         info = self._info[k]
-        if info.compress_type == 0 and info.file_size >= self.mmap_bytes:
-            with open(self.path, 'rb') as f:
-                f.seek(info.header_offset + 26); n, m = struct.unpack('<HH', f.read(4))
-                f.seek(info.header_offset + 30 + n + m)
-                major, _ = np.lib.format.read_magic(f)
-                shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
-                if not dtype.hasobject:
-                    return np.memmap(self.path, dtype, 'r', offset=f.tell(), shape=shape, order='F' if fortran else 'C')
+        if info.compress_type != 0: return None
+        with open(self.path, 'rb') as f:
+            f.seek(info.header_offset + 26); n, m = struct.unpack('<HH', f.read(4))
+            f.seek(info.header_offset + 30 + n + m)
+            major, _ = np.lib.format.read_magic(f)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
+            return None if fortran or dtype.hasobject else (f.tell(), shape, dtype)
+    def _read(self, k):
+        at = self._layout(k) if self._info[k].file_size >= self.mmap_bytes else None
+        if at is not None: return np.memmap(self.path, at[2], 'r', offset=at[0], shape=at[1])
         with np.load(self.path, allow_pickle=False) as f: return f[k]
+    def rows(self, k):
+        """Member `k` for reading a few rows at a time from disk (`_Rows`), so that going through all of it (e.g. every
+        file name) keeps no more of it in memory than one slice; the array itself when it is compressed."""
+        at = self._layout(k) if k in self._info else None
+        return _Rows(self.path, *at) if at is not None and len(at[1]) >= 1 else self[k]
+
+class _Rows:
+    "Rows of an array stored in a file at `offset` (shape, dtype), read with plain file reads, a slice at a time."
+    def __init__(self, path, offset: int, shape: tuple, dtype):
+        self.path, self.offset, self.shape, self.dtype = Path(path), offset, tuple(shape), np.dtype(dtype)
+        self.row = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+    def __len__(self): return self.shape[0]
+    def __getitem__(self, i):
+        if not isinstance(i, slice):
+            j = range(len(self))[i]; return self[j:j + 1][0]
+        a, b, step = i.indices(len(self))
+        if step != 1: raise IndexError('_Rows reads contiguous slices only.')
+        n = max(0, b - a)
+        with open(self.path, 'rb') as f:
+            f.seek(self.offset + a * self.row); buf = f.read(n * self.row)
+        return np.frombuffer(buf, self.dtype).reshape((n,) + self.shape[1:])
 
 def load_embedding(src) -> Mapping:
     """An embedding from `dual-ifm embed`: a path to its .npz file (arrays read when first used, large ones memory-mapped)
@@ -300,7 +325,9 @@ def _text_member(zf, name: str, n: int, chunk_of, rows: int = 4096) -> None:
 def _table_members(zf, ds, rows: int = 4096) -> None:
     "The per-photograph text of dataset `ds` (image_path, patient_id, the resolved image_file), `rows` rows at a time."
     t = ds.table
-    def column(name, f=str): return lambda a, b: [f(v) for v in t[name].iloc[a:b]]
+    def column(name, f=str):
+        col = t[name].array                          # slices of the array itself: no new pandas object per chunk
+        return lambda a, b: [f(v) for v in col[a:b]]
     _text_member(zf, 'image_path', len(t), column('image_path'), rows)
     _text_member(zf, 'patient_id', len(t), column('patient_id'), rows)
     _text_member(zf, 'image_file', len(t), column('file', lambda f: str(Path(f).resolve())), rows)
@@ -582,7 +609,8 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
     if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
     if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
-    files = e.get('image_file', np.array([], str)) if files is None else np.array([str(f) for f in files])
+    if files is None: files = e.rows('image_file') if isinstance(e, _LazyNpz) and 'image_file' in e else e.get('image_file', [])
+    else: files = np.array([str(f) for f in files])
     if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '
                                               'or re-embed with this version of `dual-ifm embed`.')
     if evidence is not None and len(evidence) != len(z): raise ValueError(f'evidence has {len(evidence)} maps for {len(z)} points.')
