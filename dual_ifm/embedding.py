@@ -23,7 +23,7 @@ __all__ = ['MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'baseline_m
            'plot_thumbnails', 'plot_density', 'NpyWriter', 'stream_embed', 'html_map', 'MapConfig', 'run_map',
            'plot_compare']
 
-# %% ../nbs/10_map.ipynb #b1e0a7c2
+# %% ../nbs/10_map.ipynb #c0ce993f
 class _LazyNpz(Mapping):
     """The arrays of an .npz file, each read on first use; large uncompressed members (what `stream_embed` writes) are
     memory-mapped instead, so a 100,000 x 2048 h costs no memory until its pages are read."""
@@ -60,6 +60,7 @@ class _LazyNpz(Mapping):
         at = self._layout(k) if k in self._info else None
         return _Rows(self.path, *at) if at is not None and len(at[1]) >= 1 else self[k]
 
+# %% ../nbs/10_map.ipynb #9b324b13
 class _Rows:
     "Rows of an array stored in a file at `offset` (shape, dtype), read with plain file reads, a slice at a time."
     def __init__(self, path, offset: int, shape: tuple, dtype):
@@ -76,6 +77,7 @@ class _Rows:
             f.seek(self.offset + a * self.row); buf = f.read(n * self.row)
         return np.frombuffer(buf, self.dtype).reshape((n,) + self.shape[1:])
 
+# %% ../nbs/10_map.ipynb #60d5ee39
 def load_embedding(src) -> Mapping:
     """An embedding from `dual-ifm embed`: a path to its .npz file (arrays read when first used, large ones memory-mapped)
     or the dict `embed_dataset` returns."""
@@ -84,7 +86,7 @@ def load_embedding(src) -> Mapping:
     if not p.exists(): raise FileNotFoundError(f'Embedding file {p} not found; make one with `dual-ifm embed ... --out {p}`.')
     return _LazyNpz(p)
 
-# %% ../nbs/10_map.ipynb #f53a1e71
+# %% ../nbs/10_map.ipynb #407ad614
 def _z2(e: dict) -> np.ndarray:
     if 'z' not in e: raise ValueError('The embedding has no z (was it made from a model without projector?).')
     z = np.asarray(e['z'])
@@ -108,6 +110,7 @@ def _class_name(names, v, label: str) -> str:
     if names is not None and float(v).is_integer() and 0 <= int(v) < len(names): return f'{label} {names[int(v)]}'
     return f'{label} {int(v) if float(v).is_integer() else v}'
 
+# %% ../nbs/10_map.ipynb #20245e8f
 def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s: float | None = None, path=None,
              values=None, legend: bool = True):
     """Scatter the 2-D embedding `emb` coloured by a stored label `color` (e.g. 'drbin', 'age', 'camera'), or by
@@ -143,7 +146,7 @@ def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s
     if path is not None: save_figure(fig, path)
     return fig
 
-# %% ../nbs/10_map.ipynb #7efbd1d0
+# %% ../nbs/10_map.ipynb #bdad6262
 def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, standardise: bool = True) -> dict:
     """kNN classification of the labels `y` (NaN dropped) from `X`: accuracy, balanced accuracy and AUROC (one-vs-rest
     macro when multi-class) on a stratified `test_size` split. Low-dimensional X (a 2-D map) is searched with a k-d tree."""
@@ -175,6 +178,7 @@ def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, stan
     else: out['auroc'] = float('nan')
     return out
 
+# %% ../nbs/10_map.ipynb #5334066c
 def baseline_maps(h: np.ndarray, seed: int = 0, tsne: bool = True, perplexity: float = 30.0, n_jobs: int = -1) -> dict:
     """2-D PCA and t-SNE of the standardised features `h`: the maps a user would otherwise draw. t-SNE is openTSNE's
     FFT-accelerated one (on the first 50 principal components when h is wider), which handles 100,000 points."""
@@ -206,7 +210,7 @@ def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True
     rows = [{'map': n, **knn_metrics(v, y, k, seed=seed)} for n, v in maps.items()] + rows
     return pd.DataFrame(rows), maps
 
-# %% ../nbs/10_map.ipynb #c70b5e22
+# %% ../nbs/10_map.ipynb #4ed4ec36
 def _read_thumb(path: str, size: int) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as im:
@@ -227,6 +231,7 @@ def grid_picks(z: np.ndarray, grid: int = 16) -> list[tuple[int, int, int]]:
         if key not in best or d < best[key][0]: best[key] = (d, i)
     return [(r, c, i) for (r, c), (_, i) in sorted(best.items())]
 
+# %% ../nbs/10_map.ipynb #d13e3d9b
 def plot_thumbnails(emb, grid: int = 16, thumb: int = 48, color: str | None = None, files=None, ax=None, title: str | None = None, path=None):
     """The map as photographs: in every occupied cell of a grid over z, the photograph nearest its centre (framed in its
     label's colour when `color` is given). Images come from the embedding's `image_file` entries or `files`."""
@@ -252,6 +257,7 @@ def plot_thumbnails(emb, grid: int = 16, thumb: int = 48, color: str | None = No
     if path is not None: save_figure(ax.figure, path)
     return ax.figure
 
+# %% ../nbs/10_map.ipynb #c069ff5b
 def plot_density(emb, color: str | None = None, bins: int = 80, ax=None, title: str | None = None, path=None):
     "Where the points crowd: a smoothed 2-D histogram of z, with a contour per class of `color` when given."
     import matplotlib.pyplot as plt
@@ -584,7 +590,33 @@ def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint,
     if w is not None: w.close(); written.append('evidence.npy')
     return bad, written, keys
 
-# %% ../nbs/10_map.ipynb #4e27eb23
+# %% ../nbs/10_map.ipynb #6ccb618d
+def _map_target(out, bundle: bool, thumbs: str) -> tuple[Path, Path]:
+    "The page and the folder of its files: `out` and `<out>_files/`, or with `bundle` `out/index.html` and `out/files/`."
+    out = Path(out)
+    if bundle:
+        if thumbs != 'atlas': raise ValueError('bundle=True (--bundle) puts the thumbnails into the folder; use it with the atlas thumbnails.')
+        return out / 'index.html', out / 'files'
+    if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
+    return out, out.with_name(out.stem + '_files')
+
+def _map_files(e, z: np.ndarray, files, thumb: int, batch_size: int, thumbs: str, evidence, checkpoint):
+    """Check `html_map`'s settings against the embedding `e` (points `z`); returns the photographs' files: `files` as
+    given, else the embedding's, read from its file a slice at a time."""
+    if thumb < 8: raise ValueError(f'The thumbnail size (--thumb) must be at least 8 pixels, got {thumb}.')
+    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}.')
+    if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
+    if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
+    if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
+    if files is None: files = e.rows('image_file') if isinstance(e, _LazyNpz) and 'image_file' in e else e.get('image_file', [])
+    else: files = np.array([str(f) for f in files])
+    if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '
+                                              'or re-embed with this version of `dual-ifm embed`.')
+    if evidence is not None and len(evidence) != len(z): raise ValueError(f'evidence has {len(evidence)} maps for {len(z)} points.')
+    if evidence is not None and checkpoint is not None: raise ValueError('Give evidence maps or a checkpoint to compute them, not both.')
+    return files
+
+# %% ../nbs/10_map.ipynb #5eb4e09e
 def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, thumb: int = 128, evidence=None,
              title: str | None = None, thumbs: Literal['atlas', 'dataset'] = 'atlas', bundle: bool = False,
              checkpoint: str | None = None, batch_size: int = 16, device=None, workers: int | None = 0,
@@ -597,24 +629,8 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     anywhere. With a checkpoint the evidence maps are computed `batch_size` photographs at a time and kept in
     `<files>/evidence.npy` (memory-mapped). Returns the page's path."""
     e = load_embedding(emb); z = np.asarray(_z2(e), np.float64)
-    out = Path(out)
-    if bundle:
-        if thumbs != 'atlas': raise ValueError('bundle=True (--bundle) puts the thumbnails into the folder; use it with the atlas thumbnails.')
-        page, folder = out / 'index.html', out / 'files'
-    else:
-        if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
-        page, folder = out, out.with_name(out.stem + '_files')
-    if thumb < 8: raise ValueError(f'The thumbnail size (--thumb) must be at least 8 pixels, got {thumb}.')
-    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}.')
-    if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
-    if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
-    if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
-    if files is None: files = e.rows('image_file') if isinstance(e, _LazyNpz) and 'image_file' in e else e.get('image_file', [])
-    else: files = np.array([str(f) for f in files])
-    if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '
-                                              'or re-embed with this version of `dual-ifm embed`.')
-    if evidence is not None and len(evidence) != len(z): raise ValueError(f'evidence has {len(evidence)} maps for {len(z)} points.')
-    if evidence is not None and checkpoint is not None: raise ValueError('Give evidence maps or a checkpoint to compute them, not both.')
+    page, folder = _map_target(out, bundle, thumbs)
+    files = _map_files(e, z, files, thumb, batch_size, thumbs, evidence, checkpoint)
     labels = _label_columns(e)
     names = [lab['name'] for lab in labels]
     if color is not None and color not in names: _labels(e, color)                   # raises, naming the stored labels
@@ -643,7 +659,7 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
         fh.write(head); _write_json(fh, data); fh.write(tail)
     return page
 
-# %% ../nbs/10_map.ipynb #2e70258f
+# %% ../nbs/10_map.ipynb #fb3e4d25
 MAP_KINDS = ('scatter', 'thumbnails', 'density', 'compare', 'html')
 
 @dataclass
@@ -669,6 +685,7 @@ class MapConfig:
     workers: int | None = field(default=None, metadata={'help': 'html: processes writing thumbnail sheets (0: this one; default: CPUs, at most 8)'})
     progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
 
+# %% ../nbs/10_map.ipynb #8d6cb48d
 def run_map(cfg: MapConfig) -> Path:
     "Draw the map of an embedding file to `cfg.out` in the asked kind; `compare` also writes the kNN table as CSV next to it."
     import matplotlib.pyplot as plt
