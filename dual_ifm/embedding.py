@@ -23,7 +23,7 @@ __all__ = ['MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'baseline_m
            'plot_thumbnails', 'plot_density', 'NpyWriter', 'stream_embed', 'html_map', 'MapConfig', 'run_map',
            'plot_compare']
 
-# %% ../nbs/10_map.ipynb #b1e0a7c2
+# %% ../nbs/10_map.ipynb #c0ce993f
 class _LazyNpz(Mapping):
     """The arrays of an .npz file, each read on first use; large uncompressed members (what `stream_embed` writes) are
     memory-mapped instead, so a 100,000 x 2048 h costs no memory until its pages are read."""
@@ -36,21 +36,48 @@ class _LazyNpz(Mapping):
             raise ValueError(f'{self.path} is not an .npz file ({err}); give the file `dual-ifm embed --out` wrote.') from None
     def __iter__(self): return iter(self._info)
     def __len__(self): return len(self._info)
+    def __contains__(self, k): return k in self._info          # without reading the member
     def __getitem__(self, k):
         if k not in self._cache: self._cache[k] = self._read(k)
         return self._cache[k]
-    def _read(self, k):
+    def _layout(self, k):
+        "(offset, shape, dtype) of member `k`'s data in the file when it is stored uncompressed in C order, else None."
         info = self._info[k]
-        if info.compress_type == 0 and info.file_size >= self.mmap_bytes:
-            with open(self.path, 'rb') as f:
-                f.seek(info.header_offset + 26); n, m = struct.unpack('<HH', f.read(4))
-                f.seek(info.header_offset + 30 + n + m)
-                major, _ = np.lib.format.read_magic(f)
-                shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
-                if not dtype.hasobject:
-                    return np.memmap(self.path, dtype, 'r', offset=f.tell(), shape=shape, order='F' if fortran else 'C')
+        if info.compress_type != 0: return None
+        with open(self.path, 'rb') as f:
+            f.seek(info.header_offset + 26); n, m = struct.unpack('<HH', f.read(4))
+            f.seek(info.header_offset + 30 + n + m)
+            major, _ = np.lib.format.read_magic(f)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0)(f)
+            return None if fortran or dtype.hasobject else (f.tell(), shape, dtype)
+    def _read(self, k):
+        at = self._layout(k) if self._info[k].file_size >= self.mmap_bytes else None
+        if at is not None: return np.memmap(self.path, at[2], 'r', offset=at[0], shape=at[1])
         with np.load(self.path, allow_pickle=False) as f: return f[k]
+    def rows(self, k):
+        """Member `k` for reading a few rows at a time from disk (`_Rows`), so that going through all of it (e.g. every
+        file name) keeps no more of it in memory than one slice; the array itself when it is compressed."""
+        at = self._layout(k) if k in self._info else None
+        return _Rows(self.path, *at) if at is not None and len(at[1]) >= 1 else self[k]
 
+# %% ../nbs/10_map.ipynb #9b324b13
+class _Rows:
+    "Rows of an array stored in a file at `offset` (shape, dtype), read with plain file reads, a slice at a time."
+    def __init__(self, path, offset: int, shape: tuple, dtype):
+        self.path, self.offset, self.shape, self.dtype = Path(path), offset, tuple(shape), np.dtype(dtype)
+        self.row = self.dtype.itemsize * int(np.prod(self.shape[1:], dtype=np.int64))
+    def __len__(self): return self.shape[0]
+    def __getitem__(self, i):
+        if not isinstance(i, slice):
+            j = range(len(self))[i]; return self[j:j + 1][0]
+        a, b, step = i.indices(len(self))
+        if step != 1: raise IndexError('_Rows reads contiguous slices only.')
+        n = max(0, b - a)
+        with open(self.path, 'rb') as f:
+            f.seek(self.offset + a * self.row); buf = f.read(n * self.row)
+        return np.frombuffer(buf, self.dtype).reshape((n,) + self.shape[1:])
+
+# %% ../nbs/10_map.ipynb #60d5ee39
 def load_embedding(src) -> Mapping:
     """An embedding from `dual-ifm embed`: a path to its .npz file (arrays read when first used, large ones memory-mapped)
     or the dict `embed_dataset` returns."""
@@ -59,7 +86,7 @@ def load_embedding(src) -> Mapping:
     if not p.exists(): raise FileNotFoundError(f'Embedding file {p} not found; make one with `dual-ifm embed ... --out {p}`.')
     return _LazyNpz(p)
 
-# %% ../nbs/10_map.ipynb #f53a1e71
+# %% ../nbs/10_map.ipynb #407ad614
 def _z2(e: dict) -> np.ndarray:
     if 'z' not in e: raise ValueError('The embedding has no z (was it made from a model without projector?).')
     z = np.asarray(e['z'])
@@ -83,6 +110,7 @@ def _class_name(names, v, label: str) -> str:
     if names is not None and float(v).is_integer() and 0 <= int(v) < len(names): return f'{label} {names[int(v)]}'
     return f'{label} {int(v) if float(v).is_integer() else v}'
 
+# %% ../nbs/10_map.ipynb #20245e8f
 def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s: float | None = None, path=None,
              values=None, legend: bool = True):
     """Scatter the 2-D embedding `emb` coloured by a stored label `color` (e.g. 'drbin', 'age', 'camera'), or by
@@ -118,7 +146,7 @@ def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s
     if path is not None: save_figure(fig, path)
     return fig
 
-# %% ../nbs/10_map.ipynb #7efbd1d0
+# %% ../nbs/10_map.ipynb #bdad6262
 def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, standardise: bool = True) -> dict:
     """kNN classification of the labels `y` (NaN dropped) from `X`: accuracy, balanced accuracy and AUROC (one-vs-rest
     macro when multi-class) on a stratified `test_size` split. Low-dimensional X (a 2-D map) is searched with a k-d tree."""
@@ -150,6 +178,7 @@ def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, stan
     else: out['auroc'] = float('nan')
     return out
 
+# %% ../nbs/10_map.ipynb #5334066c
 def baseline_maps(h: np.ndarray, seed: int = 0, tsne: bool = True, perplexity: float = 30.0, n_jobs: int = -1) -> dict:
     """2-D PCA and t-SNE of the standardised features `h`: the maps a user would otherwise draw. t-SNE is openTSNE's
     FFT-accelerated one (on the first 50 principal components when h is wider), which handles 100,000 points."""
@@ -181,7 +210,7 @@ def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True
     rows = [{'map': n, **knn_metrics(v, y, k, seed=seed)} for n, v in maps.items()] + rows
     return pd.DataFrame(rows), maps
 
-# %% ../nbs/10_map.ipynb #c70b5e22
+# %% ../nbs/10_map.ipynb #4ed4ec36
 def _read_thumb(path: str, size: int) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as im:
@@ -202,6 +231,7 @@ def grid_picks(z: np.ndarray, grid: int = 16) -> list[tuple[int, int, int]]:
         if key not in best or d < best[key][0]: best[key] = (d, i)
     return [(r, c, i) for (r, c), (_, i) in sorted(best.items())]
 
+# %% ../nbs/10_map.ipynb #d13e3d9b
 def plot_thumbnails(emb, grid: int = 16, thumb: int = 48, color: str | None = None, files=None, ax=None, title: str | None = None, path=None):
     """The map as photographs: in every occupied cell of a grid over z, the photograph nearest its centre (framed in its
     label's colour when `color` is given). Images come from the embedding's `image_file` entries or `files`."""
@@ -227,6 +257,7 @@ def plot_thumbnails(emb, grid: int = 16, thumb: int = 48, color: str | None = No
     if path is not None: save_figure(ax.figure, path)
     return ax.figure
 
+# %% ../nbs/10_map.ipynb #c069ff5b
 def plot_density(emb, color: str | None = None, bins: int = 80, ax=None, title: str | None = None, path=None):
     "Where the points crowd: a smoothed 2-D histogram of z, with a contour per class of `color` when given."
     import matplotlib.pyplot as plt
@@ -282,57 +313,181 @@ class NpyWriter:
             except BaseException: pass
         return False
 
-# %% ../nbs/10_map.ipynb #d7c3e1a2
-def stream_embed(model, ds, out: str | os.PathLike, batch_size: int = 64, save_h: bool = False, device=None, workers: int = 0,
-                 progress: bool = True, extra: dict | None = None) -> Path:
-    """What `embed_dataset` computes (z, h with `save_h`, targets, paths, classes), batch by batch into memory-mapped .npy
-    files that become the members of the .npz `out` (uncompressed, so `load_embedding` maps z and h instead of reading
-    them): memory stays flat however large the dataset. `extra`: more small arrays to store (e.g. the checkpoint name)."""
-    import shutil, tempfile, zipfile
+# %% ../nbs/10_map.ipynb #6602af65
+def _npy_member(zf, name: str, a) -> None:
+    "Array `a` as member `name`.npy of the open zip file `zf` (numpy writes it in pieces of bounded size)."
+    with zf.open(f'{name}.npy', 'w', force_zip64=True) as m: np.lib.format.write_array(m, np.asanyarray(a), allow_pickle=False)
+
+def _text_member(zf, name: str, n: int, chunk_of, rows: int = 4096) -> None:
+    """`n` strings as member `name`.npy of the zip file `zf`, `rows` at a time: `chunk_of(a, b)` returns strings a to b-1.
+    A first pass finds the longest string (the width of numpy's text type), the second writes them."""
+    width = 1
+    for a in range(0, n, rows): width = max([width] + [len(s) for s in chunk_of(a, min(n, a + rows))])
+    dt = np.dtype(f'<U{width}')
+    with zf.open(f'{name}.npy', 'w', force_zip64=True) as m:
+        np.lib.format.write_array_header_1_0(m, {'descr': np.lib.format.dtype_to_descr(dt), 'fortran_order': False, 'shape': (n,)})
+        for a in range(0, n, rows): m.write(np.array(chunk_of(a, min(n, a + rows)), dt).tobytes())
+
+def _table_members(zf, ds, rows: int = 4096) -> None:
+    "The per-photograph text of dataset `ds` (image_path, patient_id, the resolved image_file), `rows` rows at a time."
+    t = ds.table
+    def column(name, f=str):
+        col = t[name].array                          # slices of the array itself: no new pandas object per chunk
+        return lambda a, b: [f(v) for v in col[a:b]]
+    _text_member(zf, 'image_path', len(t), column('image_path'), rows)
+    _text_member(zf, 'patient_id', len(t), column('patient_id'), rows)
+    _text_member(zf, 'image_file', len(t), column('file', lambda f: str(Path(f).resolve())), rows)
+
+# %% ../nbs/10_map.ipynb #7935a93f
+def _embed_to_npy(model, ds, folder: Path, batch_size: int, save_h: bool, device, workers: int, progress: bool,
+                  precision: str, channels_last: bool) -> dict:
+    "Run `model` over `ds` in batches, appending each batch's z (and h) to folder/z.npy (h.npy); returns {name: path}."
     import torch
     from tqdm import tqdm
     from dual_ifm.data import normalize
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=fmt).eval()
+    want = ('h',) if model.projector is None else (('z', 'h') if save_h else ('z',))
+    mean, std = ds.normalization
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers, pin_memory=device.type == 'cuda')
+    writers = {}
+    try:
+        with torch.no_grad():
+            for x, _ in tqdm(dl, desc='embed', disable=not progress, dynamic_ncols=True):
+                x = normalize(x.to(device, non_blocking=True), mean, std).contiguous(memory_format=fmt)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
+                    o = model(x, want=want)
+                for k in want:
+                    v = getattr(o, k).float().cpu().numpy()
+                    if k not in writers: writers[k] = NpyWriter(folder / f'{k}.npy', (len(ds), v.shape[1]), np.float32)
+                    writers[k].write(v)
+    except BaseException as err:
+        for w in writers.values():
+            try: w.close(err)
+            except BaseException: pass
+        raise
+    return {k: w.close() for k, w in writers.items()}
+
+# %% ../nbs/10_map.ipynb #1cabf863
+def stream_embed(model, ds, out: str | os.PathLike, batch_size: int = 64, save_h: bool = False, device=None, workers: int = 0,
+                 progress: bool = True, extra: dict | None = None, precision: Literal['bf16', 'fp32'] | None = None,
+                 channels_last: bool = True, rows: int = 4096) -> Path:
+    """What `embed_dataset` computes (z, h with `save_h`, targets, paths, classes), batch by batch into memory-mapped .npy
+    files that become the members of the .npz `out` (uncompressed, so `load_embedding` maps z and h instead of reading
+    them); the file names are written `rows` at a time. Memory stays flat however large the dataset, apart from the
+    dataset's own table. `extra`: more small arrays to store (e.g. the checkpoint name). `precision`: bf16 autocast or
+    fp32 (default: bf16 on a GPU); `channels_last`: the faster layout."""
+    import shutil, tempfile, zipfile
+    import torch
     from dual_ifm.model import default_device
     out = Path(out)
     if out.suffix != '.npz': raise ValueError(f'The embedding file must end in .npz, got {out}.')
     device = torch.device(device) if device is not None else default_device()
-    fmt = torch.channels_last
-    model = model.to(device, memory_format=fmt).eval()
-    want = ('h',) if model.projector is None else (('z', 'h') if save_h else ('z',))
-    mean, std = ds.normalization
-    dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers)
+    precision = precision or ('bf16' if device.type == 'cuda' else 'fp32')
+    if precision not in ('bf16', 'fp32'): raise ValueError(f"precision must be 'bf16' or 'fp32', got {precision!r}.")
+    if rows < 1: raise ValueError(f'rows must be at least 1, got {rows}.')
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f'.{out.name}.'))
     try:
-        writers = {}
-        with torch.no_grad():
-            for x, _ in tqdm(dl, desc='embed', disable=not progress, dynamic_ncols=True):
-                x = normalize(x.to(device), mean, std).contiguous(memory_format=fmt)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda'):
-                    o = model(x, want=want)
-                for k in want:
-                    v = getattr(o, k).float().cpu().numpy()
-                    if k not in writers: writers[k] = NpyWriter(tmp / f'{k}.npy', (len(ds), v.shape[1]), np.float32)
-                    writers[k].write(v)
-        big = {k: w.close() for k, w in writers.items()}
-        small = {'targets': ds.targets, 'features': np.array(ds.features), 'image_path': ds.table['image_path'].to_numpy(str),
-                 'patient_id': ds.table['patient_id'].to_numpy(str),
-                 'image_file': np.array([str(Path(f).resolve()) for f in ds.table['file']]),
+        big = _embed_to_npy(model, ds, tmp, batch_size, save_h, device, workers, progress, precision, channels_last)
+        small = {'targets': ds.targets, 'features': np.array(ds.features),
                  'classes': np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None})),
                  **{k: np.asarray(v) for k, v in (extra or {}).items()}}
         with atomic_write(out) as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for k, a in small.items():
-                with zf.open(f'{k}.npy', 'w', force_zip64=True) as m: np.lib.format.write_array(m, np.asanyarray(a), allow_pickle=False)
+            for k, a in small.items(): _npy_member(zf, k, a)
+            _table_members(zf, ds, rows)
             for k, p in big.items(): zf.write(p, f'{k}.npy')
     finally:
-        for w in locals().get('writers', {}).values():
-            if not w._f.closed:
-                try: w.close(RuntimeError('embedding stopped'))
-                except RuntimeError: pass
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
-# %% ../nbs/10_map.ipynb #a31f9614
+# %% ../nbs/10_map.ipynb #7d6e16e6
+def _asset(name: str) -> str:
+    "The text of `dual_ifm/assets/<name>` (the map page's skeleton, style sheet and script), as installed with the package."
+    from importlib.resources import files
+    return (files('dual_ifm') / 'assets' / name).read_text(encoding='utf-8')
+
+def _page_parts(title: str, tile: int, evidence: bool) -> tuple[str, str]:
+    """The map page before and after its data block: the skeleton with its style, script and texts filled in. The script
+    is named by its sha256 in the content security policy, so the browser runs it and nothing else."""
+    import base64, hashlib, html
+    script = '\n' + _asset('map.js')
+    digest = 'sha256-' + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    head, tail = _asset('map.html').split('__DATA__')
+    head = (head.replace('__CSS__', _asset('map.css').replace('__TILE__', str(int(tile)))).replace('__SCRIPT_HASH__', digest)
+            .replace('__EVTEXT__', ' and its evidence map' if evidence else '').replace('__TITLE__', html.escape(title)))   # the title last
+    return head, tail.replace('<script>\n__SCRIPT__</script>', f'<script>{script}</script>')
+
+# %% ../nbs/10_map.ipynb #ea0a6fa5
+def _script_json(obj) -> str:
+    "JSON that can sit inside <script>: no <, > or & left that could end the element or start markup."
+    return json.dumps(obj, separators=(',', ':')).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
+
+class _Pieces:
+    "A JSON value written piece by piece: `make()` returns an iterator of its JSON text."
+    def __init__(self, make): self.make = make
+
+def _b64_pieces(a, dtype, rows: int = 3 * 4096) -> _Pieces:
+    "The base64 of array `a` as `dtype`, as a JSON string encoded `rows` rows at a time (a multiple of 3, so they join up)."
+    assert rows % 3 == 0
+    import base64
+    def make():
+        yield '"'
+        for i in range(0, len(a), rows): yield base64.b64encode(np.ascontiguousarray(a[i:i + rows], dtype).tobytes()).decode()
+        yield '"'
+    return _Pieces(make)
+
+def _names_pieces(files, rows: int = 4096) -> _Pieces:
+    "The file names (without folders) of `files` as a JSON list, `rows` at a time."
+    def make():
+        yield '['
+        for i in range(0, len(files), rows):
+            yield (',' if i else '') + ','.join(_script_json(os.path.basename(str(f))) for f in files[i:i + rows])
+        yield ']'
+    return _Pieces(make)
+
+def _write_json(fh, obj) -> None:
+    "Write `obj` (dicts, lists, plain values and `_Pieces`) to the text file `fh` as JSON safe inside <script>."
+    if isinstance(obj, _Pieces):
+        for p in obj.make(): fh.write(p)
+    elif isinstance(obj, dict):
+        fh.write('{')
+        for j, (k, v) in enumerate(obj.items()): fh.write((',' if j else '') + _script_json(str(k)) + ':'); _write_json(fh, v)
+        fh.write('}')
+    elif isinstance(obj, (list, tuple)):
+        fh.write('[')
+        for j, v in enumerate(obj): fh.write(',' if j else ''); _write_json(fh, v)
+        fh.write(']')
+    else: fh.write(_script_json(obj))
+
+# %% ../nbs/10_map.ipynb #076bca88
+def _label_columns(e) -> list[dict]:
+    "Every stored label for the page: class codes and names (categorical) or values and a colour range (numeric)."
+    out = []
+    for f in [str(f) for f in e.get('features', [])]:
+        y, names = _labels(e, f)
+        ok = ~np.isnan(y); vals = np.unique(y[ok])
+        guess = 'classes' not in e and len(vals) <= 12 and np.all(vals == np.round(vals))   # no class list stored: few integers
+        if names is not None or guess:
+            if names is not None:
+                classes, code = [str(c) for c in names], np.where(ok, y, -1)
+                code = np.where((code >= 0) & (code < len(classes)) & (code == np.round(code)), code, -1)
+            else: classes, code = [_class_name(None, v, '')[1:] for v in vals], np.where(ok, np.searchsorted(vals, np.where(ok, y, 0)), -1)
+            out.append({'name': f, 'kind': 'cat', 'classes': classes, 'codes': _b64_pieces(code.astype('<i2'), '<i2')})
+        else:
+            lo, hi = (np.percentile(y[ok], [2, 98]) if ok.any() else (0.0, 1.0))
+            out.append({'name': f, 'kind': 'num', 'values': _b64_pieces(y, '<f4'), 'lo': float(f'{lo:.4g}'), 'hi': float(f'{hi:.4g}')})
+    return out
+
+def _linked_dirs(files, page_dir: Path, rows: int = 4096) -> tuple[list[str], np.ndarray]:
+    "The folders of `files` relative to `page_dir` (URL-quoted, in order of first use) and the index of each file's folder."
+    from urllib.parse import quote
+    index, idx = {}, np.empty(len(files), '<i4')
+    for a in range(0, len(files), rows):
+        for j, f in enumerate(files[a:a + rows]): idx[a + j] = index.setdefault(os.path.dirname(os.path.abspath(str(f))), len(index))
+    return [quote(os.path.relpath(d, page_dir).replace(os.sep, '/') + '/') for d in index], idx
+
+# %% ../nbs/10_map.ipynb #14427194
 def _atlas_sheet(job: tuple) -> list[str]:
     """Write sheet `k` of thumbnails (and of evidence overlays when `maps` is given) into `folder`: `cols` tiles of
     `tile` px per row, in the order of `files`. Returns the files that could not be read (drawn as grey tiles)."""
@@ -362,18 +517,24 @@ def _sheet_key(files, tile: int, cols: int) -> str:
         except OSError: h.update(f'{f}\tmissing\n'.encode())
     return h.hexdigest()
 
+# %% ../nbs/10_map.ipynb #5d5d53b8
+def _dataset_normalization(name: str, root) -> tuple[tuple, tuple]:
+    "The RGB (mean, std) `FundusDataset(name, root).normalization` gives, read without loading the dataset's table."
+    from types import SimpleNamespace
+    from dual_ifm.data import FundusDataset, dataset_folder, get_spec
+    return FundusDataset.normalization.fget(SimpleNamespace(name=name, folder=dataset_folder(name, root), spec=get_spec(name, root)))
+
 class _EvidenceMaker:
     "Evidence maps (class `cls`) of photographs given by file, from a fine-tuned checkpoint, a batch at a time."
     def __init__(self, checkpoint: str, files, emb, batch_size: int = 16, device=None, cls: int = -1):
         from PIL import Image
-        from dual_ifm.data import FundusDataset
         from dual_ifm.model import DualIFM
         if 'image_path' not in emb: raise ValueError('The embedding has no image_path entries; re-embed it with `dual-ifm embed`.')
         self.model = DualIFM.from_checkpoint(checkpoint)
         if self.model.clf is None: raise ValueError(f'{checkpoint} has no evidence head; give a fine-tuned checkpoint (`dual-ifm finetune`).')
         with Image.open(files[0]) as im: self.size = im.size[0]
         folder = Path(files[0]).parents[1 + str(emb['image_path'][0]).count('/')]      # <root>/<dataset>/dim_<size>/<image_path>
-        self.mean, self.std = FundusDataset(folder.name, root=folder.parent, image_size=self.size, features=[], split='all').normalization
+        self.mean, self.std = _dataset_normalization(folder.name, folder.parent)
         self.batch_size, self.device, self.cls = batch_size, device, cls
     def __call__(self, files) -> np.ndarray:
         import torch
@@ -385,288 +546,8 @@ class _EvidenceMaker:
         maps, _ = evidence_maps(self.model, x, self.mean, self.std, batch_size=self.batch_size, device=self.device)
         return maps[:, self.cls].numpy()
 
-# %% ../nbs/10_map.ipynb #a31f9615
-_MAP_PAGE = r"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src '__SCRIPT_HASH__'; style-src 'unsafe-inline'; img-src 'self' data: blob: file:">
-<style>
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:12px;color:#222}
-h1{font-size:17px;margin:0 0 8px}
-#bar{display:flex;gap:10px;align-items:center;flex-wrap:wrap;font-size:13px;margin-bottom:8px}
-#bar input{width:220px}
-#main{display:flex;gap:12px;align-items:flex-start}
-#wrap{position:relative;border:1px solid #bbb;cursor:crosshair;user-select:none}
-#wrap canvas{display:block}
-#over{position:absolute;left:0;top:0}
-#side{width:300px;font-size:12px}
-#legend div{margin:2px 0}
-#legend i{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:5px;vertical-align:-1px}
-#grad{height:10px;width:180px;display:inline-block;vertical-align:middle;margin:0 5px}
-#list{max-height:380px;overflow:auto;margin:4px 0;padding-left:18px}
-#tip{position:absolute;display:none;pointer-events:none;background:#fff;border:1px solid #888;padding:5px;font-size:12px;box-shadow:2px 2px 6px #0003;max-width:300px;overflow-wrap:anywhere}
-#tip .im{display:inline-block;width:__TILE__px;height:__TILE__px;margin-right:3px;background:#eee no-repeat}
-#tip img.im{object-fit:contain}
-.hint{color:#666;font-size:12px}
-</style></head><body>
-<h1>__TITLE__</h1>
-<div id="bar">
-<label>colour by <select id="color"></select></label>
-<label>search file names <input id="search" type="search" placeholder="part of a file name"></label>
-<button id="zoomsel">zoom to selection</button><button id="reset">whole map</button>
-<span id="status"></span>
-</div>
-<div id="main">
-<div id="wrap"><canvas id="map" width="900" height="660"></canvas><canvas id="over" width="900" height="660"></canvas><div id="tip"></div></div>
-<div id="side"><div id="legend"></div><hr>
-<div><b id="selcount">nothing selected</b> <button id="csv" disabled>save as CSV</button> <button id="clear">clear</button></div>
-<ol id="list"></ol></div>
-</div>
-<p class="hint">Wheel: zoom. Drag: pan. Shift + drag: select a box. Hover a point for its photograph__EVTEXT__.
-Made by dual_ifm; opens from disk, no server and no network.</p>
-<script id="map-data" type="application/json">__DATA__</script>
-<script>
-"use strict";
-(function () {
-const D = JSON.parse(document.getElementById('map-data').textContent);
-const N = D.n, $ = id => document.getElementById(id);
-function b64(s, T) { const b = atob(s), u = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) u[i] = b.charCodeAt(i); return new T(u.buffer); }
-const XY = b64(D.xy, Float32Array);
-const labels = D.labels.map(l => l.kind === 'cat' ? {...l, codes: b64(l.codes, Int16Array)} : {...l, values: b64(l.values, Float32Array)});
-const cv = $('map'), ctx = cv.getContext('2d'), ov = $('over'), octx = ov.getContext('2d'), tip = $('tip');
-const W = cv.width, H = cv.height;
-const img = ctx.createImageData(W, H), buf = new Uint32Array(img.data.buffer);
-// data bounds and the view: screen = centre + (data - c) * s, y up
-let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-for (let i = 0; i < N; i++) { const x = XY[2 * i], y = XY[2 * i + 1]; if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
-if (!(x1 > x0)) { x0 -= 1; x1 += 1; } if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
-const view = {cx: 0, cy: 0, s: 1};
-function fit(a0, a1, b0, b1) { view.cx = (a0 + a1) / 2; view.cy = (b0 + b1) / 2; view.s = 0.94 * Math.min(W / ((a1 - a0) || 1e-9), H / ((b1 - b0) || 1e-9)); }
-fit(x0, x1, y0, y1);
-const sx = x => W / 2 + (x - view.cx) * view.s, sy = y => H / 2 - (y - view.cy) * view.s;
-const dx = a => view.cx + (a - W / 2) / view.s, dy = b => view.cy - (b - H / 2) / view.s;
-// drawing order: a fixed shuffle, so that no class hides another by being drawn last
-const order = new Uint32Array(N); for (let i = 0; i < N; i++) order[i] = i;
-let seed = 12345; const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-for (let i = N - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); const t = order[i]; order[i] = order[j]; order[j] = t; }
-// colours (as little-endian RGBA words)
-const PAL = ['#1f77b4','#d62728','#2ca02c','#ff7f0e','#9467bd','#8c564b','#e377c2','#17becf','#bcbd22','#7f7f7f','#393b79','#637939'];
-const VIR = ['#440154','#482878','#3e4989','#31688e','#26828e','#1f9e89','#35b779','#6ece58','#b5de2b','#fde725'];
-const rgb = h => [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)];
-const word = c => (255 << 24 | c[2] << 16 | c[1] << 8 | c[0]) >>> 0;
-const GREY = word([185, 185, 185]), BG = word([255, 255, 255]), DARK = word([0, 0, 0]);
-const col = new Uint32Array(N);
-let cur = -1;
-function vir(t) { t = Math.max(0, Math.min(1, t)) * (VIR.length - 1); const k = Math.min(VIR.length - 2, Math.floor(t)), f = t - k, a = rgb(VIR[k]), b = rgb(VIR[k + 1]);
-  return [0, 1, 2].map(j => Math.round(a[j] + f * (b[j] - a[j]))); }
-const css = c => 'rgb(' + c.join(',') + ')';
-function catColor(k, n) { return n === 2 ? rgb(['#3b4cc0', '#b40426'][k]) : rgb(PAL[k % PAL.length]); }
-function swatch(c) { const i = document.createElement('i'); i.style.background = css(c); return i; }
-function row(parent, c, text) { const d = document.createElement('div'); if (c) d.appendChild(swatch(c)); d.appendChild(document.createTextNode(text)); parent.appendChild(d); }
-function labelText(L, i) {
-  if (L.kind === 'cat') { const c = L.codes[i]; return c < 0 ? 'missing' : String(L.classes[c]); }
-  const v = L.values[i]; return Number.isNaN(v) ? 'missing' : String(Math.round(v * 1000) / 1000);
-}
-function setColor(k) {
-  cur = k; const lg = $('legend'); lg.replaceChildren();
-  if (k < 0) { col.fill(word([60, 60, 60])); row(lg, null, N + ' photographs'); draw(); return; }
-  const L = labels[k], head = document.createElement('b'); head.textContent = L.name; lg.appendChild(head);
-  if (L.kind === 'cat') {
-    const n = L.classes.length, cs = L.classes.map((_, j) => catColor(j, n)), ws = cs.map(word), cnt = new Array(n + 1).fill(0);
-    for (let i = 0; i < N; i++) { const c = L.codes[i]; col[i] = c < 0 ? GREY : ws[c]; cnt[c < 0 ? n : c]++; }
-    L.classes.forEach((c, j) => row(lg, cs[j], String(c) + ' (' + cnt[j] + ')'));
-    if (cnt[n]) row(lg, [185, 185, 185], 'missing (' + cnt[n] + ')');
-  } else {
-    let miss = 0;
-    for (let i = 0; i < N; i++) { const v = L.values[i]; if (Number.isNaN(v)) { col[i] = GREY; miss++; } else col[i] = word(vir((v - L.lo) / ((L.hi - L.lo) || 1))); }
-    const d = document.createElement('div'), g = document.createElement('span');
-    g.id = 'grad'; g.style.background = 'linear-gradient(to right,' + VIR.join(',') + ')';
-    d.appendChild(document.createTextNode(String(L.lo))); d.appendChild(g); d.appendChild(document.createTextNode(String(L.hi)));
-    lg.appendChild(d); if (miss) row(lg, [185, 185, 185], 'missing (' + miss + ')');
-  }
-  draw();
-}
-// selection
-let sel = new Uint8Array(N), selList = [];
-function setSelection(idx, why) {
-  sel.fill(0); selList = Array.from(idx); for (const i of selList) sel[i] = 1;
-  $('selcount').textContent = selList.length ? selList.length + ' selected' + (why ? ' (' + why + ')' : '') : 'nothing selected';
-  $('csv').disabled = !selList.length;
-  const ol = $('list'); ol.replaceChildren();
-  for (const i of selList.slice(0, 500)) { const li = document.createElement('li'); li.textContent = D.names[i] + (cur >= 0 ? ' \u00b7 ' + labelText(labels[cur], i) : ''); ol.appendChild(li); }
-  if (selList.length > 500) { const li = document.createElement('li'); li.textContent = '\u2026 and ' + (selList.length - 500) + ' more (all in the CSV)'; ol.appendChild(li); }
-  draw();
-}
-// drawing: every point a small square written straight into the pixels
-const M = window.dualMap = {n: N, drawn: 0, frames: 0, drawMs: 0, firstDrawMs: null, hovered: -1, hoverMs: null, view};
-function draw() {
-  const t0 = performance.now();
-  buf.fill(BG);
-  const z = Math.max(1, Math.min(6, Math.round(view.s * (x1 - x0) / Math.sqrt(N) / 1.5)));
-  let drawn = 0;
-  const put = (i, r, c) => {
-    const a = Math.round(sx(XY[2 * i])) - (r >> 1), b = Math.round(sy(XY[2 * i + 1])) - (r >> 1);
-    if (a + r <= 0 || b + r <= 0 || a >= W || b >= H) return false;
-    const ya = Math.max(0, b), yb = Math.min(H, b + r), xa = Math.max(0, a), xb = Math.min(W, a + r);
-    for (let y = ya; y < yb; y++) buf.fill(c, y * W + xa, y * W + xb);
-    return true;
-  };
-  for (let k = 0; k < N; k++) { const i = order[k]; if (put(i, z, col[i])) drawn++; }
-  for (const i of selList) { put(i, z + 4, DARK); put(i, z + 1, col[i]); }
-  ctx.putImageData(img, 0, 0);
-  M.drawn = drawn; M.frames++; M.drawMs = performance.now() - t0;
-  if (M.firstDrawMs === null) M.firstDrawMs = performance.now();
-  document.body.dataset.drawn = drawn;
-}
-let pending = false;
-function redraw() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; draw(); drawOver(); }); } }
-// a grid over the data for finding the point under the mouse
-const G = Math.max(1, Math.ceil(Math.sqrt(N / 4))), gw = (x1 - x0) / G, gh = (y1 - y0) / G;
-const cellOf = i => Math.min(G - 1, Math.floor((XY[2 * i] - x0) / gw)) * G + Math.min(G - 1, Math.floor((XY[2 * i + 1] - y0) / gh));
-const start = new Int32Array(G * G + 1), items = new Int32Array(N);
-for (let i = 0; i < N; i++) start[cellOf(i) + 1]++;
-for (let c = 0; c < G * G; c++) start[c + 1] += start[c];
-{ const fillp = start.slice(0, G * G); for (let i = 0; i < N; i++) items[fillp[cellOf(i)]++] = i; }
-function nearest(px, py, rpx) {
-  const qx = dx(px), qy = dy(py), r = rpx / view.s;
-  const ca = Math.max(0, Math.floor((qx - r - x0) / gw)), cb = Math.min(G - 1, Math.floor((qx + r - x0) / gw));
-  const ra = Math.max(0, Math.floor((qy - r - y0) / gh)), rb = Math.min(G - 1, Math.floor((qy + r - y0) / gh));
-  let best = -1, bd = r * r;
-  for (let a = ca; a <= cb; a++) for (let b = ra; b <= rb; b++) {
-    const c = a * G + b;
-    for (let k = start[c]; k < start[c + 1]; k++) { const i = items[k], ex = XY[2 * i] - qx, ey = XY[2 * i + 1] - qy, d = ex * ex + ey * ey; if (d <= bd) { bd = d; best = i; } }
-  }
-  return best;
-}
-// thumbnails: tiles of atlases beside the page, or the photographs themselves by relative path
-const A = D.atlas, F = D.files, cache = new Map();
-if (F) F.dir = b64(F.dir, Int32Array);
-function atlasUrl(kind, i) { return A.dir + '/' + kind + '_' + String(Math.floor(i / A.per)).padStart(5, '0') + '.jpg'; }
-function loaded(url) { let p = cache.get(url); if (!p) { p = new Promise(res => { const im = new Image(); im.onload = () => res(true); im.onerror = () => res(false); im.src = url; }); cache.set(url, p); } return p; }
-function tile(el, kind, i) {
-  const url = atlasUrl(kind, i), k = i % A.per;
-  el.style.backgroundImage = 'url("' + encodeURI(url) + '")';
-  el.style.backgroundPosition = (-(k % A.cols) * A.tile) + 'px ' + (-Math.floor(k / A.cols) * A.tile) + 'px';
-  return loaded(encodeURI(url));
-}
-function showTip(i, mx, my, t0) {
-  tip.replaceChildren(); const waits = [];
-  if (F) { const im = document.createElement('img'); im.className = 'im'; im.alt = ''; const u = F.dirs[F.dir[i]] + encodeURIComponent(D.names[i]);
-    waits.push(new Promise(res => { im.onload = () => res(true); im.onerror = () => res(false); })); im.src = u; tip.appendChild(im); }
-  if (A && A.thumbs) { const d = document.createElement('div'); d.className = 'im'; waits.push(tile(d, 'thumbs', i)); tip.appendChild(d); }
-  if (A && A.evidence) { const d = document.createElement('div'); d.className = 'im ev'; waits.push(tile(d, 'evidence', i)); tip.appendChild(d); }
-  const cap = document.createElement('div'), b = document.createElement('b');
-  b.textContent = cur >= 0 ? labels[cur].name + ': ' + labelText(labels[cur], i) : ''; cap.appendChild(b);
-  cap.appendChild(document.createTextNode((cur >= 0 ? ' \u00b7 ' : '') + D.names[i]));
-  tip.appendChild(cap);
-  tip.style.display = 'block';
-  tip.style.left = Math.max(0, Math.min(mx + 14, W - tip.offsetWidth - 4)) + 'px';
-  tip.style.top = Math.max(0, my + 14 + tip.offsetHeight > H ? my - tip.offsetHeight - 10 : my + 14) + 'px';
-  M.hovered = i; tip.dataset.index = i;
-  Promise.all(waits).then(ok => { if (M.hovered === i) { M.hoverMs = performance.now() - t0; M.hoverOk = ok.every(Boolean); tip.dataset.shown = i; } });
-}
-function hideTip() { tip.style.display = 'none'; M.hovered = -1; delete tip.dataset.index; delete tip.dataset.shown; }
-// the overlay: the hovered point and the box being drawn
-let box = null;
-function drawOver() {
-  octx.clearRect(0, 0, W, H);
-  if (M.hovered >= 0) { const i = M.hovered; octx.beginPath(); octx.arc(sx(XY[2 * i]), sy(XY[2 * i + 1]), 7, 0, 7); octx.lineWidth = 2; octx.strokeStyle = '#000'; octx.stroke(); }
-  if (box) { octx.setLineDash([5, 4]); octx.lineWidth = 1; octx.strokeStyle = '#000'; octx.strokeRect(Math.min(box[0], box[2]), Math.min(box[1], box[3]), Math.abs(box[2] - box[0]), Math.abs(box[3] - box[1])); octx.setLineDash([]); }
-}
-// mouse: wheel zooms about the cursor, drag pans, shift + drag selects
-const wrap = $('wrap'); let drag = null;
-const pos = ev => { const r = cv.getBoundingClientRect(); return [ev.clientX - r.left, ev.clientY - r.top]; };
-wrap.addEventListener('wheel', ev => { ev.preventDefault(); const [a, b] = pos(ev), qx = dx(a), qy = dy(b);
-  view.s *= Math.exp(-ev.deltaY * 0.0015); view.cx = qx - (a - W / 2) / view.s; view.cy = qy + (b - H / 2) / view.s; hideTip(); redraw(); }, {passive: false});
-wrap.addEventListener('mousedown', ev => { const [a, b] = pos(ev); drag = {a, b, cx: view.cx, cy: view.cy, select: ev.shiftKey}; if (drag.select) box = [a, b, a, b]; hideTip(); });
-window.addEventListener('mouseup', ev => {
-  if (drag && drag.select && box) {
-    const xa = dx(Math.min(box[0], box[2])), xb = dx(Math.max(box[0], box[2])), ya = dy(Math.max(box[1], box[3])), yb = dy(Math.min(box[1], box[3])), out = [];
-    for (let i = 0; i < N; i++) { const x = XY[2 * i], y = XY[2 * i + 1]; if (x >= xa && x <= xb && y >= ya && y <= yb) out.push(i); }
-    box = null; setSelection(out, 'box');
-  }
-  drag = null; drawOver();
-});
-wrap.addEventListener('mousemove', ev => {
-  const t0 = ev.timeStamp || performance.now(), [a, b] = pos(ev);
-  if (drag) {
-    if (drag.select) box[2] = a, box[3] = b; else { view.cx = drag.cx - (a - drag.a) / view.s; view.cy = drag.cy + (b - drag.b) / view.s; }
-    redraw(); return;
-  }
-  const i = nearest(a, b, 10);
-  if (i < 0) { if (M.hovered >= 0) { hideTip(); drawOver(); } return; }
-  if (i !== M.hovered) { showTip(i, a, b, t0); drawOver(); }
-});
-wrap.addEventListener('mouseleave', () => { hideTip(); drawOver(); });
-// controls
-const sc = $('color');
-{ const o = document.createElement('option'); o.value = '-1'; o.textContent = '(none)'; sc.appendChild(o); }
-labels.forEach((L, k) => { const o = document.createElement('option'); o.value = String(k); o.textContent = L.name; sc.appendChild(o); });
-sc.value = String(D.color); sc.addEventListener('change', () => { setColor(+sc.value); setSelection(selList, selList.length ? 'kept' : ''); });
-let st = null;
-$('search').addEventListener('input', () => { clearTimeout(st); st = setTimeout(() => {
-  const q = $('search').value.trim().toLowerCase(); if (!q) { setSelection([], ''); return; }
-  const out = []; for (let i = 0; i < N; i++) if (D.names[i].toLowerCase().includes(q)) out.push(i);
-  setSelection(out, 'search'); }, 120); });
-$('clear').addEventListener('click', () => { $('search').value = ''; setSelection([], ''); });
-$('reset').addEventListener('click', () => { fit(x0, x1, y0, y1); redraw(); });
-$('zoomsel').addEventListener('click', () => { if (!selList.length) return; let a0 = Infinity, a1 = -Infinity, b0 = Infinity, b1 = -Infinity;
-  for (const i of selList) { a0 = Math.min(a0, XY[2 * i]); a1 = Math.max(a1, XY[2 * i]); b0 = Math.min(b0, XY[2 * i + 1]); b1 = Math.max(b1, XY[2 * i + 1]); }
-  const m = Math.max(a1 - a0, b1 - b0, (x1 - x0) / 200) * 0.1; fit(a0 - m, a1 + m, b0 - m, b1 + m); redraw(); });
-function cell(v) { let s = String(v); if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; return '"' + s.replace(/"/g, '""') + '"'; }
-function csv() {
-  const head = ['index', 'file', 'x', 'y'].concat(labels.map(L => L.name)), lines = [head.map(cell).join(',')];
-  for (const i of selList) lines.push([i, cell(D.names[i]), XY[2 * i], XY[2 * i + 1]].concat(labels.map(L => cell(labelText(L, i)))).join(','));
-  return lines.join('\r\n') + '\r\n';
-}
-M.csv = csv;
-$('csv').addEventListener('click', () => { const a = document.createElement('a'); a.href = URL.createObjectURL(new Blob([csv()], {type: 'text/csv'}));
-  a.download = 'selection.csv'; document.body.appendChild(a); a.click(); a.remove(); });
-M.selection = () => selList.slice();
-M.toClient = i => { const r = cv.getBoundingClientRect(); return [r.left + sx(XY[2 * i]), r.top + sy(XY[2 * i + 1])]; };
-M.toData = (cx, cy) => { const r = cv.getBoundingClientRect(); return [dx(cx - r.left), dy(cy - r.top)]; };
-$('status').textContent = N + ' photographs';
-setColor(D.color);
-document.body.dataset.points = N;
-})();
-</script></body></html>
-"""
-
-def _page_script_hash() -> str:
-    "The Content-Security-Policy hash of the page's one script: the browser runs it and no other script or inline handler."
-    import base64, hashlib, re
-    body = re.search(r'<script>(.*?)</script>', _MAP_PAGE, re.S).group(1)
-    return 'sha256-' + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-
-_MAP_PAGE = _MAP_PAGE.replace('__SCRIPT_HASH__', _page_script_hash())
-
-# %% ../nbs/10_map.ipynb #a31f9616
+# %% ../nbs/10_map.ipynb #83a02e6f
 _OWN = 'dual_ifm_map.json'                                    # what a map wrote into its folder, so it can tidy up after itself
-
-def _b64(a) -> str:
-    import base64
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
-
-def _label_columns(e) -> list[dict]:
-    "Every stored label for the page: class codes and names (categorical) or values and a colour range (numeric)."
-    out = []
-    for f in [str(f) for f in e.get('features', [])]:
-        y, names = _labels(e, f)
-        ok = ~np.isnan(y); vals = np.unique(y[ok])
-        guess = 'classes' not in e and len(vals) <= 12 and np.all(vals == np.round(vals))   # no class list stored: few integers
-        if names is not None or guess:
-            if names is not None:
-                classes, code = [str(c) for c in names], np.where(ok, y, -1)
-                code = np.where((code >= 0) & (code < len(classes)) & (code == np.round(code)), code, -1)
-            else: classes, code = [_class_name(None, v, '')[1:] for v in vals], np.where(ok, np.searchsorted(vals, np.where(ok, y, 0)), -1)
-            out.append({'name': f, 'kind': 'cat', 'classes': classes, 'codes': _b64(code.astype('<i2'))})
-        else:
-            lo, hi = (np.percentile(y[ok], [2, 98]) if ok.any() else (0.0, 1.0))
-            out.append({'name': f, 'kind': 'num', 'values': _b64(y.astype('<f4')), 'lo': float(f'{lo:.4g}'), 'hi': float(f'{hi:.4g}')})
-    return out
-
-def _script_json(obj) -> str:
-    "JSON that can sit inside <script>: no <, > or & left that could end the element or start markup."
-    return json.dumps(obj, separators=(',', ':')).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
 
 def _own_folder(folder: Path) -> dict:
     "What a previous map wrote into `folder` (its manifest; empty for a new folder); refuses a folder someone else filled."
@@ -677,7 +558,65 @@ def _own_folder(folder: Path) -> dict:
                               f'thumbnails to {folder.name}/ beside the page) or move them away.')
     return json.loads(own.read_text())
 
-# %% ../nbs/10_map.ipynb #a31f9617
+# %% ../nbs/10_map.ipynb #ef97a874
+def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint, e, batch_size, device, workers, progress, made={}):
+    """All thumbnail (and evidence) sheets; evidence from a checkpoint is computed per sheet and appended to evidence.npy.
+    A thumbnail sheet that `made` (name -> `_sheet_key`) says was made from the same photographs is kept as it is."""
+    from functools import partial
+    from dual_ifm.core import parallel_map
+    from tqdm import tqdm
+    n = len(files); sheets = range(0, n, per)
+    written = [f'{kind}_{k // per:05d}.jpg' for k in sheets for kind in ('thumbs',) * thumbs + ('evidence',) * (evidence is not None or checkpoint is not None)]
+    bad, keys = [], {}
+    if evidence is None and checkpoint is None:                      # thumbnails only: sheets in parallel, nothing held
+        keys = {f'thumbs_{k // per:05d}.jpg': _sheet_key(files[k:k + per], tile, cols) for k in sheets}
+        jobs = [(folder, k // per, [str(f) for f in files[k:k + per]], tile, cols, None, thumbs) for k in sheets
+                if made.get(f'thumbs_{k // per:05d}.jpg') != keys[f'thumbs_{k // per:05d}.jpg'] or not (folder / f'thumbs_{k // per:05d}.jpg').exists()]
+        for b in parallel_map(_atlas_sheet, jobs, workers=workers, desc='thumbnails', progress=progress): bad += b
+        return bad, written, keys
+    make = _EvidenceMaker(checkpoint, files, e, batch_size, device) if checkpoint is not None else None
+    w = NpyWriter(folder / 'evidence.npy', (n,) + tuple(make([str(files[0])]).shape[1:]), np.float16) if make is not None else None
+    try:
+        for k in tqdm(sheets, desc='thumbnails and evidence', disable=not progress, dynamic_ncols=True):
+            sheet = [str(f) for f in files[k:k + per]]
+            maps = make(sheet) if make is not None else np.asarray(evidence[k:k + per], np.float32)
+            if w is not None: w.write(maps)
+            bad += _atlas_sheet((folder, k // per, sheet, tile, cols, maps, thumbs))
+    except BaseException as err:
+        if w is not None:
+            try: w.close(err)
+            except BaseException: pass
+        raise
+    if w is not None: w.close(); written.append('evidence.npy')
+    return bad, written, keys
+
+# %% ../nbs/10_map.ipynb #6ccb618d
+def _map_target(out, bundle: bool, thumbs: str) -> tuple[Path, Path]:
+    "The page and the folder of its files: `out` and `<out>_files/`, or with `bundle` `out/index.html` and `out/files/`."
+    out = Path(out)
+    if bundle:
+        if thumbs != 'atlas': raise ValueError('bundle=True (--bundle) puts the thumbnails into the folder; use it with the atlas thumbnails.')
+        return out / 'index.html', out / 'files'
+    if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
+    return out, out.with_name(out.stem + '_files')
+
+def _map_files(e, z: np.ndarray, files, thumb: int, batch_size: int, thumbs: str, evidence, checkpoint):
+    """Check `html_map`'s settings against the embedding `e` (points `z`); returns the photographs' files: `files` as
+    given, else the embedding's, read from its file a slice at a time."""
+    if thumb < 8: raise ValueError(f'The thumbnail size (--thumb) must be at least 8 pixels, got {thumb}.')
+    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}.')
+    if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
+    if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
+    if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
+    if files is None: files = e.rows('image_file') if isinstance(e, _LazyNpz) and 'image_file' in e else e.get('image_file', [])
+    else: files = np.array([str(f) for f in files])
+    if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '
+                                              'or re-embed with this version of `dual-ifm embed`.')
+    if evidence is not None and len(evidence) != len(z): raise ValueError(f'evidence has {len(evidence)} maps for {len(z)} points.')
+    if evidence is not None and checkpoint is not None: raise ValueError('Give evidence maps or a checkpoint to compute them, not both.')
+    return files
+
+# %% ../nbs/10_map.ipynb #5eb4e09e
 def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, thumb: int = 128, evidence=None,
              title: str | None = None, thumbs: Literal['atlas', 'dataset'] = 'atlas', bundle: bool = False,
              checkpoint: str | None = None, batch_size: int = 16, device=None, workers: int | None = 0,
@@ -690,35 +629,18 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     anywhere. With a checkpoint the evidence maps are computed `batch_size` photographs at a time and kept in
     `<files>/evidence.npy` (memory-mapped). Returns the page's path."""
     e = load_embedding(emb); z = np.asarray(_z2(e), np.float64)
-    out = Path(out)
-    if bundle:
-        if thumbs != 'atlas': raise ValueError('bundle=True (--bundle) puts the thumbnails into the folder; use it with the atlas thumbnails.')
-        page, folder = out / 'index.html', out / 'files'
-    else:
-        if out.suffix.lower() not in ('.html', '.htm'): raise ValueError(f'html_map writes an .html file, got {out} (or give bundle=True for a folder).')
-        page, folder = out, out.with_name(out.stem + '_files')
-    if thumb < 8: raise ValueError(f'The thumbnail size (--thumb) must be at least 8 pixels, got {thumb}.')
-    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}.')
-    if thumbs not in ('atlas', 'dataset'): raise ValueError(f"thumbs must be 'atlas' or 'dataset', got {thumbs!r}.")
-    if len(z) == 0: raise ValueError('The embedding holds no points; embed a dataset with photographs in it.')
-    if not np.isfinite(z).all(): raise ValueError(f'The embedding holds {int((~np.isfinite(z)).any(1).sum())} point(s) with non-finite coordinates; re-embed them.')
-    files = [str(f) for f in (files if files is not None else e.get('image_file', []))]
-    if len(files) != len(z): raise ValueError('This embedding does not say where its images are (no `image_file` entries); pass files= '
-                                              'or re-embed with this version of `dual-ifm embed`.')
-    if evidence is not None and len(evidence) != len(z): raise ValueError(f'evidence has {len(evidence)} maps for {len(z)} points.')
-    if evidence is not None and checkpoint is not None: raise ValueError('Give evidence maps or a checkpoint to compute them, not both.')
+    page, folder = _map_target(out, bundle, thumbs)
+    files = _map_files(e, z, files, thumb, batch_size, thumbs, evidence, checkpoint)
     labels = _label_columns(e)
     names = [lab['name'] for lab in labels]
     if color is not None and color not in names: _labels(e, color)                   # raises, naming the stored labels
     with_ev = evidence is not None or checkpoint is not None
     cols, per = 8, 64
-    data = {'n': len(z), 'xy': _b64(z.astype('<f4').ravel()), 'names': [os.path.basename(f) for f in files], 'labels': labels,
+    data = {'n': len(z), 'xy': _b64_pieces(z, '<f4'), 'names': _names_pieces(files), 'labels': labels,
             'color': names.index(color) if color is not None else (0 if labels else -1), 'files': None, 'atlas': None}
     if thumbs == 'dataset':
-        dirs, idx = np.unique([os.path.dirname(os.path.abspath(f)) for f in files], return_inverse=True)
-        rel = [os.path.relpath(d, page.parent.resolve()).replace(os.sep, '/') + '/' for d in dirs]
-        from urllib.parse import quote
-        data['files'] = {'dirs': [quote(r) for r in rel], 'dir': _b64(idx.astype('<i4'))}
+        dirs, idx = _linked_dirs(files, page.parent.resolve())
+        data['files'] = {'dirs': dirs, 'dir': _b64_pieces(idx, '<i4')}
     if thumbs == 'atlas' or with_ev:
         data['atlas'] = {'dir': os.path.relpath(folder, page.parent).replace(os.sep, '/'), 'per': per, 'cols': cols, 'tile': thumb,
                          'thumbs': thumbs == 'atlas', 'evidence': with_ev}
@@ -732,44 +654,12 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
         if bad:
             import warnings
             warnings.warn(f'{len(bad)} photograph(s) could not be read and show as grey tiles, e.g. {bad[:3]}.')
-    title = title or f'{len(z)} photographs'
-    import html as _html
-    page_text = (_MAP_PAGE.replace('__TILE__', str(thumb)).replace('__EVTEXT__', ' and its evidence map' if with_ev else '')
-                 .replace('__TITLE__', _html.escape(title)).replace('__DATA__', _script_json(data)))   # data last: it cannot add placeholders
-    with atomic_write(page, 'w', encoding='utf-8') as fh: fh.write(page_text)
+    head, tail = _page_parts(title or f'{len(z)} photographs', thumb, with_ev)
+    with atomic_write(page, 'w', encoding='utf-8') as fh:
+        fh.write(head); _write_json(fh, data); fh.write(tail)
     return page
 
-def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint, e, batch_size, device, workers, progress, made={}):
-    """All thumbnail (and evidence) sheets; evidence from a checkpoint is computed per sheet and appended to evidence.npy.
-    A thumbnail sheet that `made` (name -> `_sheet_key`) says was made from the same photographs is kept as it is."""
-    from functools import partial
-    from dual_ifm.core import parallel_map
-    from tqdm import tqdm
-    n = len(files); sheets = range(0, n, per)
-    written = [f'{kind}_{k // per:05d}.jpg' for k in sheets for kind in ('thumbs',) * thumbs + ('evidence',) * (evidence is not None or checkpoint is not None)]
-    bad, keys = [], {}
-    if evidence is None and checkpoint is None:                      # thumbnails only: sheets in parallel, nothing held
-        keys = {f'thumbs_{k // per:05d}.jpg': _sheet_key(files[k:k + per], tile, cols) for k in sheets}
-        jobs = [(folder, k // per, files[k:k + per], tile, cols, None, thumbs) for k in sheets
-                if made.get(f'thumbs_{k // per:05d}.jpg') != keys[f'thumbs_{k // per:05d}.jpg'] or not (folder / f'thumbs_{k // per:05d}.jpg').exists()]
-        for b in parallel_map(_atlas_sheet, jobs, workers=workers, desc='thumbnails', progress=progress): bad += b
-        return bad, written, keys
-    make = _EvidenceMaker(checkpoint, files, e, batch_size, device) if checkpoint is not None else None
-    w = NpyWriter(folder / 'evidence.npy', (n,) + tuple(make(files[:1]).shape[1:]), np.float16) if make is not None else None
-    try:
-        for k in tqdm(sheets, desc='thumbnails and evidence', disable=not progress, dynamic_ncols=True):
-            maps = make(files[k:k + per]) if make is not None else np.asarray(evidence[k:k + per], np.float32)
-            if w is not None: w.write(maps)
-            bad += _atlas_sheet((folder, k // per, files[k:k + per], tile, cols, maps, thumbs))
-    except BaseException as err:
-        if w is not None:
-            try: w.close(err)
-            except BaseException: pass
-        raise
-    if w is not None: w.close(); written.append('evidence.npy')
-    return bad, written, keys
-
-# %% ../nbs/10_map.ipynb #2e70258f
+# %% ../nbs/10_map.ipynb #fb3e4d25
 MAP_KINDS = ('scatter', 'thumbnails', 'density', 'compare', 'html')
 
 @dataclass
@@ -795,6 +685,7 @@ class MapConfig:
     workers: int | None = field(default=None, metadata={'help': 'html: processes writing thumbnail sheets (0: this one; default: CPUs, at most 8)'})
     progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
 
+# %% ../nbs/10_map.ipynb #8d6cb48d
 def run_map(cfg: MapConfig) -> Path:
     "Draw the map of an embedding file to `cfg.out` in the asked kind; `compare` also writes the kNN table as CSV next to it."
     import matplotlib.pyplot as plt

@@ -30,7 +30,9 @@ def spatial_mean(x: torch.Tensor) -> torch.Tensor:
     "Mean of an N x C x H x W tensor over H and W, as sum / (H W): `x.mean((2, 3))`, fast in bfloat16 on a CPU too."
     return x.sum((2, 3)) / (x.shape[2] * x.shape[3])
 
-# %% ../nbs/06_model.ipynb #bcd57a7c
+# %% ../nbs/06_model.ipynb #a9a10737
+from fastcore.basics import patch
+
 OUTPUTS = ('features', 'h', 'z', 'logits', 'evidence')
 
 class DualIFMOutput(NamedTuple):
@@ -71,78 +73,87 @@ class DualIFM(nn.Module):
                     n_classes=self.clf.out_channels if self.clf is not None else None,
                     dropout=self.dropout.p if self.dropout is not None else 0.0)
 
-    def forward(self, x: torch.Tensor, want: Iterable[str] | None = None) -> DualIFMOutput:
-        "Compute the outputs named in `want` (from `OUTPUTS`; default: everything this model has)."
-        want = set(OUTPUTS) if want is None else set([want] if isinstance(want, str) else want)
-        bad = want - set(OUTPUTS)
-        if bad: raise ValueError(f'Unknown output(s) {sorted(bad)}; choose from {list(OUTPUTS)}.')
-        if self.projector is None and 'z' in want and want != set(OUTPUTS): raise ValueError('This model has no projector, so no z.')
-        if self.clf is None and want & {'logits', 'evidence'} and want != set(OUTPUTS): raise ValueError('This model has no evidence head (n_classes=None).')
-        if not torch.is_floating_point(x): x = self._from_pixels(x)
-        fmap = self.backbone(x)
-        h = z = logits = evidence = None
-        if want & {'h', 'z'}:
-            h = spatial_mean(fmap)
-            if 'z' in want and self.projector is not None: z = self.projector(h)
-        if want & {'logits', 'evidence'} and self.clf is not None:
-            evidence = self.clf(self.dropout(fmap))
-            logits = evidence.mean((2, 3))
-        return DualIFMOutput(fmap if 'features' in want else None, h if 'h' in want else None, z,
-                             logits if 'logits' in want else None, evidence if 'evidence' in want else None)
+# %% ../nbs/06_model.ipynb #0931f165
+@patch
+def forward(self: DualIFM, x: torch.Tensor, want: Iterable[str] | None = None) -> DualIFMOutput:
+    "Compute the outputs named in `want` (from `OUTPUTS`; default: everything this model has)."
+    want = set(OUTPUTS) if want is None else set([want] if isinstance(want, str) else want)
+    bad = want - set(OUTPUTS)
+    if bad: raise ValueError(f'Unknown output(s) {sorted(bad)}; choose from {list(OUTPUTS)}.')
+    if self.projector is None and 'z' in want and want != set(OUTPUTS): raise ValueError('This model has no projector, so no z.')
+    if self.clf is None and want & {'logits', 'evidence'} and want != set(OUTPUTS): raise ValueError('This model has no evidence head (n_classes=None).')
+    if not torch.is_floating_point(x): x = self._from_pixels(x)
+    fmap = self.backbone(x)
+    h = z = logits = evidence = None
+    if want & {'h', 'z'}:
+        h = spatial_mean(fmap)
+        if 'z' in want and self.projector is not None: z = self.projector(h)
+    if want & {'logits', 'evidence'} and self.clf is not None:
+        evidence = self.clf(self.dropout(fmap))
+        logits = evidence.mean((2, 3))
+    return DualIFMOutput(fmap if 'features' in want else None, h if 'h' in want else None, z,
+                         logits if 'logits' in want else None, evidence if 'evidence' in want else None)
 
-    def _from_pixels(self, x: torch.Tensor) -> torch.Tensor:
-        "A uint8 batch (pixels 0-255) normalised with the statistics in `meta`; any other non-float input is a clear error."
-        if x.dtype != torch.uint8:
-            raise TypeError(f'DualIFM takes float images (normalised) or uint8 pixels (0-255), got {x.dtype}.')
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f'DualIFM takes a batch N x 3 x H x W, got a uint8 tensor of shape {tuple(x.shape)}; for photographs '
-                             f'of any size or layout, call model.preprocess(images) first (or model.embed / model.explain).')
-        if 'mean' not in self.meta:
-            raise TypeError('DualIFM got uint8 pixels (0-255) but records no normalisation statistics to turn them into its input; '
-                            'pass float images normalised as in training, or load the model with DualIFM.from_pretrained(path, '
-                            "normalisation='<dataset>'), which records them (model.meta).")
-        p = next(self.parameters())
-        m = torch.tensor(self.meta['mean'], dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        s = torch.tensor(self.meta['std'], dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
-        return ((x.float() / 255 - m) / s).to(p.dtype)
+@patch
+def _from_pixels(self: DualIFM, x: torch.Tensor) -> torch.Tensor:
+    "A uint8 batch (pixels 0-255) normalised with the statistics in `meta`; any other non-float input is a clear error."
+    if x.dtype != torch.uint8:
+        raise TypeError(f'DualIFM takes float images (normalised) or uint8 pixels (0-255), got {x.dtype}.')
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f'DualIFM takes a batch N x 3 x H x W, got a uint8 tensor of shape {tuple(x.shape)}; for photographs '
+                         f'of any size or layout, call model.preprocess(images) first (or model.embed / model.explain).')
+    if 'mean' not in self.meta:
+        raise TypeError('DualIFM got uint8 pixels (0-255) but records no normalisation statistics to turn them into its input; '
+                        'pass float images normalised as in training, or load the model with DualIFM.from_pretrained(path, '
+                        "normalisation='<dataset>'), which records them (model.meta).")
+    p = next(self.parameters())
+    m = torch.tensor(self.meta['mean'], dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    s = torch.tensor(self.meta['std'], dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    return ((x.float() / 255 - m) / s).to(p.dtype)
 
-    # --- what trains
-    def parts(self) -> dict[str, nn.Module]:
-        "The trainable parts by name: backbone, projector, head."
-        return {k: m for k, m in (('backbone', self.backbone), ('projector', self.projector), ('head', self.clf)) if m is not None}
+# %% ../nbs/06_model.ipynb #39c79eb1
+@patch
+def parts(self: DualIFM) -> dict[str, nn.Module]:
+    "The trainable parts by name: backbone, projector, head."
+    return {k: m for k, m in (('backbone', self.backbone), ('projector', self.projector), ('head', self.clf)) if m is not None}
 
-    def set_trainable(self, **parts: bool) -> 'DualIFM':
-        "Freeze or unfreeze parts, e.g. `set_trainable(backbone=False, head=True)`."
-        own = self.parts()
-        for name, flag in parts.items():
-            if name not in own: raise ValueError(f'Unknown or absent part {name!r}; this model has {list(own)}.')
-            for p in own[name].parameters(): p.requires_grad_(bool(flag))
-        return self
+@patch
+def set_trainable(self: DualIFM, **parts: bool) -> 'DualIFM':
+    "Freeze or unfreeze parts, e.g. `set_trainable(backbone=False, head=True)`."
+    own = self.parts()
+    for name, flag in parts.items():
+        if name not in own: raise ValueError(f'Unknown or absent part {name!r}; this model has {list(own)}.')
+        for p in own[name].parameters(): p.requires_grad_(bool(flag))
+    return self
 
-    def freeze_bn_stats(self, frozen: bool = True) -> 'DualIFM':
-        "Keep the batch-norm statistics fixed (BN layers stay in eval mode even when the model trains)."
-        self._bn_frozen = frozen
-        return self.train(self.training)
+@patch
+def freeze_bn_stats(self: DualIFM, frozen: bool = True) -> 'DualIFM':
+    "Keep the batch-norm statistics fixed (BN layers stay in eval mode even when the model trains)."
+    self._bn_frozen = frozen
+    return self.train(self.training)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        if self._bn_frozen:
-            for m in self.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
-        return self
+@patch
+def train(self: DualIFM, mode: bool = True):
+    "Set training mode (`nn.Module.train`); with frozen batch-norm statistics the BN layers stay in eval mode."
+    nn.Module.train(self, mode)
+    if self._bn_frozen:
+        for m in self.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+    return self
 
-    def switch_projector(self, dim: int = 2, init: Literal['tsimcne', 'default'] = 'tsimcne') -> nn.Linear:
-        """Replace the last projector layer by a fresh `Linear(hidden, dim)` (t-SimCNE's stage 2): weight drawn from N(0, 1)
-        with `init='tsimcne'`, PyTorch's default initialisation with `init='default'`. Returns the new layer."""
-        if self.projector is None: raise ValueError('This model has no projector to switch.')
-        if init not in ('tsimcne', 'default'): raise ValueError(f"init must be 'tsimcne' or 'default', got {init!r}.")
-        old = self.projector[2]
-        new = nn.Linear(old.in_features, dim).to(device=old.weight.device, dtype=old.weight.dtype)
-        if init == 'tsimcne': nn.init.normal_(new.weight, 0.0, 1.0)
-        self.projector[2] = new
-        return new
+@patch
+def switch_projector(self: DualIFM, dim: int = 2, init: Literal['tsimcne', 'default'] = 'tsimcne') -> nn.Linear:
+    """Replace the last projector layer by a fresh `Linear(hidden, dim)` (t-SimCNE's stage 2): weight drawn from N(0, 1)
+    with `init='tsimcne'`, PyTorch's default initialisation with `init='default'`. Returns the new layer."""
+    if self.projector is None: raise ValueError('This model has no projector to switch.')
+    if init not in ('tsimcne', 'default'): raise ValueError(f"init must be 'tsimcne' or 'default', got {init!r}.")
+    old = self.projector[2]
+    new = nn.Linear(old.in_features, dim).to(device=old.weight.device, dtype=old.weight.dtype)
+    if init == 'tsimcne': nn.init.normal_(new.weight, 0.0, 1.0)
+    self.projector[2] = new
+    return new
 
-# %% ../nbs/06_model.ipynb #e6b1e738
+# %% ../nbs/06_model.ipynb #4297865b
 META_KEYS = ('mean', 'std', 'normalisation', 'image_size', 'classes', 'dataset', 'feature', 'method', 'backbone')
 
 def normalisation_stats(name: str) -> tuple[tuple, tuple]:
@@ -154,6 +165,7 @@ def normalisation_stats(name: str) -> tuple[tuple, tuple]:
     raise ValueError(f'No normalisation statistics named {name!r}; choose one of {sorted(NORMALISATION)}, '
                      f'or pass mean=(r, g, b), std=(r, g, b) on the 0-1 scale.')
 
+# %% ../nbs/06_model.ipynb #9cc72ecf
 def check_meta(meta: dict, where: str = 'meta') -> dict:
     "Check a model description (keys in `META_KEYS`) and return it as plain values; errors name `where` and the key."
     unknown = sorted(set(meta) - set(META_KEYS))
@@ -180,6 +192,7 @@ def check_meta(meta: dict, where: str = 'meta') -> dict:
         if k in out: out[k] = str(out[k])
     return out
 
+# %% ../nbs/06_model.ipynb #98f23c42
 def dataset_meta(ds, feature: str | None = None, method: str | None = None) -> dict:
     """The description of a model trained on `FundusDataset` `ds`: its statistics, image size and name, the `feature`
     learnt (default: the dataset's only feature) with its class names, and the training `method`."""
@@ -189,7 +202,7 @@ def dataset_meta(ds, feature: str | None = None, method: str | None = None) -> d
     return check_meta(dict(mean=mean, std=std, normalisation=ds.name, image_size=ds.image_size, dataset=ds.name,
                            feature=feature, classes=classes, method=method), where=f'dataset {ds.name!r}')
 
-# %% ../nbs/06_model.ipynb #988c561a
+# %% ../nbs/06_model.ipynb #47f1d9cd
 CHECKPOINT_FORMAT = 'dual_ifm.checkpoint'
 
 def _plain(obj):
@@ -208,6 +221,7 @@ def _plain(obj):
     if hasattr(obj, 'item'): return obj.item()
     return str(obj)
 
+# %% ../nbs/06_model.ipynb #6e9f80e3
 def _meta_from_config(tc: dict) -> dict:
     "What a (plain) training configuration implies about the model's input: dataset, statistics, size, label, classes."
     from dual_ifm.core import load_json
@@ -239,6 +253,7 @@ def _merged_meta(model: DualIFM, tc: dict, meta: dict | None, where) -> dict:
     if n is None: out.pop('classes', None)
     return out
 
+# %% ../nbs/06_model.ipynb #52bdc836
 def save_checkpoint(path: str | os.PathLike, model: DualIFM, train_config=None, metadata: dict | None = None,
                     meta: dict | None = None, **extra) -> Path:
     """Write `model` (weights + config), its description (`meta`, keys `META_KEYS`, merged with what `train_config` implies
@@ -254,7 +269,7 @@ def save_checkpoint(path: str | os.PathLike, model: DualIFM, train_config=None, 
     with atomic_write(path) as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/06_model.ipynb #561147d1
+# %% ../nbs/06_model.ipynb #212ec059
 import collections
 import pickle
 import numpy as np
@@ -279,6 +294,7 @@ def checkpoint_safe_globals() -> list:
     out += sorted({type(np.dtype(c)) for c in '?bBhHiIlLqQefdgFD'}, key=str)     # numeric dtypes (object arrays stay refused)
     return out + [(PublishedObject, name) for name in PUBLISHED_CLASSES]
 
+# %% ../nbs/06_model.ipynb #cb5fef34
 def _refused_name(msg: str) -> str:
     "The global a refused pickle named, from torch's message."
     m = re.search(r'GLOBAL (\S+) was not an allowed global', msg) or re.search(r'unrecognized function (\S+)', msg) \
@@ -306,7 +322,7 @@ def load_checkpoint(path: str | os.PathLike, map_location='cpu'):
     raise ValueError(f'{path} cannot be read as a PyTorch checkpoint ({type(err).__name__}: {first}); it is {size} bytes, so it is '
                      f'probably truncated (an interrupted download or copy) or not a PyTorch file. Fetch or copy it again.') from None
 
-# %% ../nbs/06_model.ipynb #5dc990cd
+# %% ../nbs/06_model.ipynb #6e96ba88
 _INDEXED = {'bagnet': {'0': 'conv1', '1': 'bn1', '3': 'layer1', '4': 'layer2', '5': 'layer3', '6': 'layer4'},   # conv1, bn1, relu, layer1-4
             'resnet': {'0': 'conv1', '1': 'bn1', '4': 'layer1', '5': 'layer2', '6': 'layer3', '7': 'layer4'}}   # ..., relu, maxpool, layer1-4
 _NAME = re.compile(r'(?P<method>simclr|tsimcne2d|tsimcne)_(?P<backbone>bagnet\d+|resnet\d+)_(?P<dataset>[A-Za-z0-9-]+)_(?P<image_size>\d+)_(?P<epochs>\d+)')
@@ -318,6 +334,7 @@ def parse_checkpoint_name(path: str | os.PathLike) -> dict:
     d = m.groupdict()
     return {**d, 'image_size': int(d['image_size']), 'epochs': int(d['epochs'])}
 
+# %% ../nbs/06_model.ipynb #91863c45
 def _published_state_dict(obj: dict, source='checkpoint') -> tuple[dict, str]:
     "The backbone/projector/clf tensors of a published file with our names, and its layout: 'named', or indexed 'bagnet' / 'resnet'."
     sd = obj.get('state_dict', obj)
@@ -332,6 +349,7 @@ def _published_state_dict(obj: dict, source='checkpoint') -> tuple[dict, str]:
     names = _INDEXED[layout]
     return {re.sub(r'^backbone\.(\d+)\.', lambda g: f'backbone.{names[g.group(1)]}.', k): v for k, v in sd.items()}, layout
 
+# %% ../nbs/06_model.ipynb #5c8e9488
 def infer_config(sd: dict) -> dict:
     "Model configuration implied by a state dict in our names: backbone, width, small_input, projector, classes."
     if 'backbone.conv1.weight' not in sd:
@@ -362,7 +380,7 @@ def _load_into(model: nn.Module, sd: dict, source) -> None:
         raise ValueError(f'{source} does not fit a {model.config["backbone"]} Dual-IFM model: ' + '; '.join(parts))
     model.load_state_dict(sd)
 
-# %% ../nbs/06_model.ipynb #3bae7d80
+# %% ../nbs/06_model.ipynb #149dbfd4
 def _dataset_in_path(path) -> str | None:
     "The first public dataset named in the file name, else in the nearest folder name of `path` (e.g. runs/idrid/fold1.pt)."
     from dual_ifm.data import NORMALISATION
@@ -394,6 +412,7 @@ def _published_meta(path, obj: dict, cfg: dict, kind: str, warn: bool = True) ->
     meta['mean'], meta['std'] = normalisation_stats(meta['normalisation'])
     return meta
 
+# %% ../nbs/06_model.ipynb #9dad1e70
 def _with_overrides(meta: dict, where, n_classes=None, normalisation=None, mean=None, std=None, image_size=None, classes=None) -> dict:
     "`meta` with what the user asked for: named statistics, or explicit mean and std, input size, class names."
     meta = dict(meta)
@@ -409,7 +428,7 @@ def _with_overrides(meta: dict, where, n_classes=None, normalisation=None, mean=
     if n_classes is None: meta.pop('classes', None)
     return meta
 
-# %% ../nbs/06_model.ipynb #f8894d5e
+# %% ../nbs/06_model.ipynb #a6ef0a1c
 @torch.no_grad()
 def _from_checkpoint(cls, path: str | os.PathLike, map_location='cpu', dropout: float | None = None, normalisation: str | None = None,
                      mean=None, std=None, image_size: int | None = None, classes: list | None = None) -> DualIFM:
@@ -440,6 +459,7 @@ def _from_checkpoint(cls, path: str | os.PathLike, map_location='cpu', dropout: 
 
 DualIFM.from_checkpoint = classmethod(_from_checkpoint)
 
+# %% ../nbs/06_model.ipynb #54d913d9
 def resolve_checkpoint(source: str | os.PathLike) -> Path:
     "A local checkpoint path for `source`: a file, or `hf://owner/repo/file` through huggingface_hub (optional, offline-safe)."
     s = str(source)
@@ -537,7 +557,7 @@ def _from_pretrained(cls, path: str | os.PathLike, map_location='cpu', normalisa
 
 DualIFM.from_pretrained = classmethod(_from_pretrained)
 
-# %% ../nbs/06_model.ipynb #fac997f8
+# %% ../nbs/06_model.ipynb #d8c38058
 def _one_image(img, where: str):
     "One photograph as a PIL RGB image; errors name the image."
     from PIL import Image
@@ -565,6 +585,7 @@ def _one_image(img, where: str):
         return Image.fromarray(a).convert('RGB')
     raise TypeError(f'{where}: cannot use a {type(img).__name__} as an image; pass a path, PIL image, uint8 array or tensor.')
 
+# %% ../nbs/06_model.ipynb #9bae9789
 def _image_list(images) -> list:
     "One image or a batch as a list of single images (a folder: its image files, sorted)."
     from PIL import Image
@@ -696,7 +717,7 @@ def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, devic
     if hs: out['h'] = torch.cat(hs).numpy()
     return out
 
-# %% ../nbs/06_model.ipynb #cfbdd39b
+# %% ../nbs/06_model.ipynb #948011bc
 @dataclass(kw_only=True)
 class EmbedConfig(RuntimeConfig):
     "Settings of `dual-ifm embed`, and the shared runtime settings (the model runs eagerly: no CPU kernels)."
@@ -719,6 +740,7 @@ class EmbedConfig(RuntimeConfig):
         refuse_runtime(self, 'embed', 'compile')
         if self.cpu_kernels == 'on': raise ValueError('embed runs the model eagerly, so --cpu-kernels on does not apply to it; leave it at auto.')
 
+# %% ../nbs/06_model.ipynb #7647177b
 def _embed_folder(cfg: EmbedConfig) -> dict:
     "z (and h) of the raw photographs in `cfg.images`, with their paths and what they were normalised with."
     from dual_ifm.prepare import list_images
@@ -738,6 +760,7 @@ def _embed_folder(cfg: EmbedConfig) -> dict:
         if cfg.save_h or model.projector is None: out['h'] = model.embed(files, 'h', cfg.batch_size, progress=cfg.progress).float().numpy()
     return out
 
+# %% ../nbs/06_model.ipynb #1581d18a
 def run_embed(cfg: EmbedConfig) -> Path:
     "Embed a dataset (`--dataset`) or a folder of photographs (`--images`) with a model; write z (h), labels or paths to `cfg.out` (.npz), atomically."
     if (cfg.dataset is None) == (cfg.images is None):
@@ -756,6 +779,7 @@ def run_embed(cfg: EmbedConfig) -> Path:
         sizes = available_sizes(dataset_folder(cfg.dataset, cfg.root))
         size = want if want in sizes else None
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=size, features=cfg.features, split=cfg.split, fold=cfg.fold)
-    res = embed_dataset(model, ds, cfg.batch_size, cfg.device, cfg.save_h, cfg.workers or 0, cfg.progress, cfg.precision, cfg.channels_last)
-    with atomic_write(out) as f: np.savez(f, **res, checkpoint=str(cfg.checkpoint), dataset=cfg.dataset, split=cfg.split)
-    return out
+    from dual_ifm.embedding import stream_embed       # batches into memory-mapped files (chapter 10): memory stays flat
+    return stream_embed(model, ds, out, cfg.batch_size, cfg.save_h, cfg.device, cfg.workers or 0, cfg.progress,
+                        extra={'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split},
+                        precision=cfg.precision, channels_last=cfg.channels_last)

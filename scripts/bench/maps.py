@@ -3,6 +3,7 @@
 Builds a synthetic archive (a few hundred synthetic photographs, hard-linked under N distinct names, with their labels),
 a synthetic 2-D embedding of it (clusters by DR grade), and then measures, each step in its own process so that its peak
 memory (ru_maxrss) is its own:
+  table      the archive's `FundusDataset` alone (its table of paths and labels, which the embedding step also holds)
   embed      `stream_embed` of the archive with a tiny model (batches into memory-mapped files)
   page       `html_map` with thumbnail sheets (`--thumbs atlas`): time, page size, sheets' size
   linked     `html_map` linking the photographs (`--thumbs dataset`): time, page size
@@ -54,10 +55,18 @@ def make_archive(work: Path, n: int) -> Path:
     out.to_csv(folder / 'metadata' / 'metadata.csv', index=False)
     return folder
 
-def synthetic_embedding(work: Path, n: int) -> Path:
-    "A 2-D map of the archive as a trained model might draw it: one cluster per DR grade, age along one side."
+def synthetic_embedding(work: Path, n: int, size: int = 64) -> Path:
+    """A 2-D map of the archive as a trained model might draw it: one cluster per DR grade, age along one side. Its
+    image_file entries name the photographs of `size` px (64, or 32 for the evidence step's tiny model)."""
     from dual_ifm.data import FundusDataset
     path = work / f'synthetic_map_{n}.npz'
+    if size != 64:                                         # the same map, pointing at the photographs of another size
+        other = work / f'synthetic_map_{n}_dim{size}.npz'
+        if not other.exists():
+            e = dict(np.load(synthetic_embedding(work, n)))
+            e['image_file'] = np.char.replace(e['image_file'], '/dim_64/', f'/dim_{size}/')
+            np.savez(other, **e)
+        return other
     if path.exists(): return path
     ds = FundusDataset(f'bench_{n}', root=work / 'datasets', image_size=64, features=['dr', 'drbin', 'age'], split='all')
     rng = np.random.default_rng(0)
@@ -98,13 +107,16 @@ def step(name: str, work: Path, n: int) -> dict:
     elif name == 'evidence':
         from dual_ifm.model import save_checkpoint
         save_checkpoint(work / 'tiny_ft.pt', tiny_model(n_classes=2))
-        e = dict(load_embedding(synthetic_embedding(work, n)))
-        e['image_file'] = np.array([f.replace('/dim_64/', '/dim_32/') for f in e['image_file']])
-        p = html_map(e, out / 'evidence.html', color='dr', checkpoint=str(work / 'tiny_ft.pt'), batch_size=64, thumb=64)
+        p = html_map(synthetic_embedding(work, n, 32), out / 'evidence.html', color='dr', checkpoint=str(work / 'tiny_ft.pt'),
+                     batch_size=64, thumb=64)
         res = {'page_mb': p.stat().st_size / 1e6, 'files_mb': dir_mb(out / 'evidence_files'),
                'evidence_npy_mb': (out / 'evidence_files' / 'evidence.npy').stat().st_size / 1e6}
     elif name == 'imports':                                        # what every step's peak holds before it starts
         res = {}
+    elif name == 'table':                                          # what the dataset's own table costs (FundusDataset, 00_data)
+        from dual_ifm.data import FundusDataset
+        ds = FundusDataset(f'bench_{n}', root=work / 'datasets', image_size=32, features=['dr'], split='all')
+        res = {'table_mb': round(ds.table.memory_usage(deep=True).sum() / 1e6, 1)}
     elif name == 'knn':
         e = load_embedding(synthetic_embedding(work, n))
         t0 = time.perf_counter()
@@ -199,6 +211,7 @@ def main():
     steps = a.steps.split(',')
     for n in sizes:
         t = time.perf_counter(); make_archive(a.work, n); synthetic_embedding(a.work, n)
+        if 'evidence' in steps: synthetic_embedding(a.work, n, 32)
         print(f'archive of {n}: {time.perf_counter() - t:.0f} s', flush=True)
         for s in steps:
             if s == 'browser':
@@ -226,6 +239,8 @@ def report(rows) -> str:
             ('thumbnail sheets beside it, MB (files)', 'page', 'files_mb', '{:.0f}', ''),
             ('peak memory building the page (sheets; main process, 2 workers write one sheet at a time), MB', 'page', 'peak_mb', '{}', ''),
             ('peak memory building the page (linked), MB', 'linked', 'peak_mb', '{}', ''),
+            ('peak memory of a step that loads the dataset (`FundusDataset`), MB', 'table', 'peak_mb', '{}', ''),
+            ('the dataset\'s table in memory (pandas, deep), MB', 'table', 'table_mb', '{:.1f}', ''),
             ('streaming embedding (tiny model, 32 px), s', 'embed', 'seconds', '{:.0f}', ''),
             ('streaming embedding: h on disk, MB', 'embed', 'h_mb', '{:.0f}', ''),
             ('streaming embedding: peak memory, MB', 'embed', 'peak_mb', '{}', 'flat'),
