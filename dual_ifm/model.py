@@ -564,10 +564,12 @@ def _one_image(img, where: str):
     if isinstance(img, (str, os.PathLike)):
         p = Path(img)
         if not p.is_file(): raise FileNotFoundError(f'Image {p} not found.')
-        try:
-            with Image.open(p) as im: return im.convert('RGB')
+        from dual_ifm.prepare import read_photo             # any bit depth, palette, CMYK, upright by its EXIF tag
+        try: return read_photo(p)
         except Exception as e: raise ValueError(f'Cannot read image {p} ({type(e).__name__}: {e}).') from None
-    if isinstance(img, Image.Image): return img.convert('RGB')
+    if isinstance(img, Image.Image):
+        from dual_ifm.prepare import to_rgb
+        return to_rgb(img)
     a = img.detach().cpu() if isinstance(img, torch.Tensor) else img
     if isinstance(a, torch.Tensor):
         if a.ndim != 3 or a.shape[0] not in (1, 3):
@@ -736,8 +738,9 @@ class EmbedConfig(RuntimeConfig):
     workers: int | None = field(default=0, metadata={'help': 'data-loading worker processes'})
     precision: Literal['bf16', 'fp32'] | None = field(default=None, metadata={'help': 'bfloat16 autocast or float32 (default: bf16 on a GPU, fp32 on a CPU)'})
 
+    UNSUPPORTED = ('compile',)
     def __post_init__(self):
-        refuse_runtime(self, 'embed', 'compile')
+        refuse_runtime(self, 'embed', *self.UNSUPPORTED)
         if self.cpu_kernels == 'on': raise ValueError('embed runs the model eagerly, so --cpu-kernels on does not apply to it; leave it at auto.')
 
 # %% ../nbs/06_model.ipynb #7647177b
