@@ -331,6 +331,7 @@ def _file_value(v, tp, name: str, where: str):
     if choices and out not in choices: raise bad
     return out
 
+# %% ../nbs/00_core.ipynb #c6e3f179
 def config_file_values(cls, path: str | os.PathLike) -> dict:
     "The settings of dataclass `cls` that the file at `path` gives, checked and converted; an error names what is wrong."
     values, job = read_config_file(path)
