@@ -35,6 +35,7 @@ class DemoConfig(RuntimeConfig):
     fresh: bool = field(default=False, metadata={'help': 'start over instead of continuing after the last finished step'})
     n_patients: int = field(default=400, metadata={'help': 'synthetic patients (two photographs each)'})
     image_size: int = field(default=128, metadata={'help': 'image size in pixels'})
+    backbone: Literal['bagnet9', 'bagnet17', 'bagnet33'] = field(default='bagnet33', metadata={'help': 'BagNet of the encoder (bagnet9/17/33): its receptive field is 9, 17 or 33 px'})
     width: float = field(default=0.25, metadata={'help': 'channel width of the BagNet-33'})
     epochs: list[int] = field(default_factory=lambda: [5, 2, 2], metadata={'help': 'pretraining epochs per Dual-IFM stage'})
     batch_size: int = field(default=64, metadata={'help': 'pretraining batch size'})
@@ -87,7 +88,7 @@ def _step_data(cfg, st):
 def _step_pretrain(cfg, st):
     from dual_ifm.train import PretrainConfig, pretrain
     out = cfg.out / 'pretrain'
-    pc = PretrainConfig(out=out, method='dual-ifm', backbone='bagnet33', width=cfg.width, dataset='synthetic', root=cfg.out / 'datasets',
+    pc = PretrainConfig(out=out, method='dual-ifm', backbone=cfg.backbone, width=cfg.width, dataset='synthetic', root=cfg.out / 'datasets',
                         image_size=cfg.image_size, batch_size=cfg.batch_size, epochs=list(cfg.epochs), warmup=[1 if cfg.epochs[0] > 2 else 0, 0, 0],
                         wandb='disabled', log_every=5, **_runtime(cfg),
                         resume=(out / 'checkpoints' / 'latest.json').exists())

@@ -19,9 +19,9 @@ import pandas as pd
 from .core import atomic_write, save_csv, save_figure
 
 # %% auto #0
-__all__ = ['MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'baseline_maps', 'compare_maps', 'grid_picks',
-           'plot_thumbnails', 'plot_density', 'NpyWriter', 'stream_embed', 'html_map', 'MapConfig', 'run_map',
-           'plot_compare']
+__all__ = ['SCORES', 'MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'classification_scores', 'bootstrap_scores',
+           'knn_cv', 'knn_transfer', 'baseline_maps', 'compare_maps', 'grid_picks', 'plot_thumbnails', 'plot_density',
+           'NpyWriter', 'stream_embed', 'html_map', 'MapConfig', 'run_map', 'plot_compare']
 
 # %% ../nbs/10_map.ipynb #c0ce993f
 class _LazyNpz(Mapping):
@@ -178,6 +178,110 @@ def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, stan
     else: out['auroc'] = float('nan')
     return out
 
+# %% ../nbs/10_map.ipynb #12ed319f
+SCORES = ('balanced_accuracy', 'accuracy', 'auroc')
+
+def _auroc(w, s, pos):
+    "AUROC of the scores `s` for the positives `pos`, each point weighted by `w` (..., n); ties count half."
+    order = np.argsort(s, kind='stable'); s, pos, w = s[order], pos[order], w[..., order]
+    first, last = np.searchsorted(s, s, 'left'), np.searchsorted(s, s, 'right')     # each point's run of tied scores
+    neg = np.concatenate([np.zeros(w.shape[:-1] + (1,)), np.cumsum(w * ~pos, -1)], -1)   # negative weight among the first j
+    below, tied = neg[..., first], neg[..., last] - neg[..., first]
+    return ((w * pos) * (below + 0.5 * tied)).sum(-1) / ((w * pos).sum(-1) * (w * ~pos).sum(-1))
+
+def classification_scores(y, p, w=None) -> dict:
+    """Balanced accuracy, accuracy and AUROC (one-vs-rest macro when multi-class; NaN when a class is missing) of the
+    class probabilities `p` (n, C) for the class indices `y` (n,). `w` (..., n): how often each point counts, for
+    several weightings at once (e.g. bootstrap resamples); default once each."""
+    y, p = np.asarray(y, int), np.asarray(p, np.float64)
+    w = np.ones(len(y)) if w is None else np.asarray(w, np.float64)
+    true = y[:, None] == np.arange(p.shape[1])
+    right = p.argmax(1) == y
+    with np.errstate(invalid='ignore', divide='ignore'):
+        recall = (w @ (true & right[:, None])) / (w @ true)          # NaN for a class with no points
+        auc = np.stack([_auroc(w, p[:, c], true[:, c]) for c in range(p.shape[1])], -1)
+        return {'balanced_accuracy': np.nanmean(recall, -1), 'accuracy': (w @ right) / w.sum(-1),
+                'auroc': auc[..., 1] if p.shape[1] == 2 else auc.mean(-1)}
+
+# %% ../nbs/10_map.ipynb #ed2f1709
+def bootstrap_scores(parts, n_boot: int = 1000, level: float = 0.95, seed: int = 0, chunk: int = 1_000_000) -> dict:
+    """`classification_scores` of the scored sets `parts` [(y, p), ...], averaged over the sets, each with its
+    percentile bootstrap interval (`<score>_lo`, `<score>_hi`): every resample draws each set's points again with
+    replacement within each class. `chunk` bounds resamples x distinct rows held at once."""
+    if n_boot < 1: raise ValueError(f'n_boot must be at least 1, got {n_boot}.')
+    if not 0 < level < 1: raise ValueError(f'level must be between 0 and 1, got {level}.')
+    rng = np.random.default_rng(seed)
+    point, dist = [], []
+    for y, p in parts:
+        rows, m = np.unique(np.c_[np.asarray(y, np.float64), p], axis=0, return_counts=True)  # alike points merged
+        yu, pu = rows[:, 0].astype(int), rows[:, 1:]
+        point.append(classification_scores(yu, pu, m))
+        got = {s: [] for s in SCORES}
+        for a in range(0, n_boot, max(1, chunk // len(yu))):
+            w = np.zeros((min(n_boot - a, max(1, chunk // len(yu))), len(yu)))
+            for c in np.unique(yu):
+                g = np.flatnonzero(yu == c)
+                w[:, g] = rng.multinomial(m[g].sum(), m[g] / m[g].sum(), size=len(w))
+            for s, v in classification_scores(yu, pu, w).items(): got[s].append(v)
+        dist.append({s: np.concatenate(v) for s, v in got.items()})
+    out, tail = {}, (1 - level) / 2
+    for s in SCORES:
+        out[s] = float(np.mean([q[s] for q in point]))
+        d = np.mean([q[s] for q in dist], 0)
+        out[f'{s}_lo'], out[f'{s}_hi'] = ((float(v) for v in np.quantile(d[~np.isnan(d)], [tail, 1 - tail])) if (~np.isnan(d)).any()
+                                          else (float('nan'), float('nan')))
+    return out
+
+# %% ../nbs/10_map.ipynb #7bf61a24
+def _labelled(X, y, what: str = 'X') -> tuple[np.ndarray, np.ndarray]:
+    "Rows of `X` whose label `y` is known, as float arrays (2-D maps in float64, wide features in float32)."
+    y, X = np.asarray(y, np.float64), np.asarray(X)
+    X = X.astype(np.float64 if X.ndim < 2 or X.shape[1] <= 16 else np.float32, copy=False)
+    if len(X) != len(y): raise ValueError(f'{what} has {len(X)} rows but y has {len(y)} labels.')
+    ok = ~np.isnan(y)
+    return X[ok], y[ok].astype(int)
+
+def _knn_proba(Xtr, ytr, Xte, classes, k: int, standardise: bool) -> np.ndarray:
+    "Probabilities of `classes` (columns in that order) for `Xte` from a k-NN classifier fitted on (Xtr, ytr)."
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    knn = KNeighborsClassifier(min(k, len(Xtr)), algorithm='kd_tree' if Xtr.shape[1] <= 16 else 'auto')
+    clf = (make_pipeline(StandardScaler(), knn) if standardise else knn).fit(Xtr, ytr)
+    p = np.zeros((len(Xte), len(classes)))
+    p[:, np.searchsorted(classes, clf.classes_)] = clf.predict_proba(Xte)
+    return p
+
+# %% ../nbs/10_map.ipynb #fc580bf6
+def knn_cv(X, y, k: int = 10, folds: int = 4, seed: int = 42, standardise: bool = True, n_boot: int = 1000) -> dict:
+    """The published kNN score of the points `X` with labels `y` (NaN dropped), over a stratified `folds`-fold
+    cross-validation (4 folds: four 75/25 splits that score every point once): the mean over the folds of balanced
+    accuracy, accuracy and AUROC, each with its bootstrap 95 % interval. `n_test` counts the points scored (all, once),
+    `n_train` those a fold's classifier is fitted on. Classes with fewer points than `folds`
+    lower the number of folds (reported as `folds`)."""
+    from sklearn.model_selection import StratifiedKFold
+    X, y = _labelled(X, y)
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2: raise ValueError(f'kNN scores need at least two classes among the labelled points; found only {classes.tolist()}.')
+    if counts.min() < 2: raise ValueError(f'kNN cross-validation needs at least two points of every class; class '
+                                          f'{classes[counts.argmin()]} has {counts.min()}.')
+    f = int(min(folds, counts.min()))
+    parts = [(np.searchsorted(classes, y[te]), _knn_proba(X[tr], y[tr], X[te], classes, k, standardise))
+             for tr, te in StratifiedKFold(f, shuffle=True, random_state=seed).split(X, y)]
+    return {'n_train': int(len(y) - len(y) // f), 'n_test': int(len(y)), 'k': int(min(k, len(y) - len(y) // f)),
+            'folds': f, **bootstrap_scores(parts, n_boot, seed=seed)}
+
+def knn_transfer(Xtr, ytr, X, y, k: int = 10, standardise: bool = True, n_boot: int = 1000, seed: int = 42) -> dict:
+    """t-SimCNE's kNN score: a classifier fitted on the training points (`Xtr`, `ytr`) scores all the points `X` with
+    labels `y` (NaN dropped in both): balanced accuracy, accuracy and AUROC with bootstrap 95 % intervals."""
+    Xtr, ytr = _labelled(Xtr, ytr, 'Xtr'); X, y = _labelled(X, y)
+    if Xtr.shape[1] != X.shape[1]: raise ValueError(f'The training points have {Xtr.shape[1]} dimensions, the scored ones {X.shape[1]}.')
+    classes = np.union1d(ytr, y)
+    if len(np.unique(ytr)) < 2: raise ValueError(f'kNN scores need at least two classes among the training points; found only {np.unique(ytr).tolist()}.')
+    p = _knn_proba(Xtr, ytr, X, classes, k, standardise)
+    return {'n_train': int(len(ytr)), 'n_test': int(len(y)), 'k': int(min(k, len(ytr))), 'folds': 1,
+            **bootstrap_scores([(np.searchsorted(classes, y), p)], n_boot, seed=seed)}
+
 # %% ../nbs/10_map.ipynb #5334066c
 def baseline_maps(h: np.ndarray, seed: int = 0, tsne: bool = True, perplexity: float = 30.0, n_jobs: int = -1) -> dict:
     """2-D PCA and t-SNE of the standardised features `h`: the maps a user would otherwise draw. t-SNE is openTSNE's
@@ -195,20 +299,29 @@ def baseline_maps(h: np.ndarray, seed: int = 0, tsne: bool = True, perplexity: f
         out['t-SNE'] = np.asarray(emb, np.float64)
     return out
 
-def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True, seed: int = 42) -> tuple[pd.DataFrame, dict]:
-    """kNN metrics of the model's 2-D map (z) and, when the embedding holds h (`dual-ifm embed --save-h`), of h itself and
-    of its 2-D PCA and t-SNE. Returns the table and the 2-D coordinates of every map."""
-    e = load_embedding(emb)
-    y = _labels(e, feature)[0]
-    maps, rows = {}, []
-    if 'z' in e and np.asarray(e['z']).shape[1] == 2: maps['model (2-D projector)'] = np.asarray(e['z'])
+def compare_maps(emb, feature: str | None = None, k: int = 10, tsne: bool = True, seed: int = 42, train=None,
+                 folds: int = 4, n_boot: int = 1000) -> tuple[pd.DataFrame, dict]:
+    """kNN scores (`knn_cv`, and `knn_transfer` when the embedding of the training photographs `train` is given) of the
+    model's 2-D map (z) and, when the embedding holds h (`dual-ifm embed --save-h`), of h itself and of its 2-D PCA and
+    t-SNE, fitted without labels on all photographs given. Returns the table and the 2-D coordinates of every map."""
+    e, t = load_embedding(emb), (load_embedding(train) if train is not None else None)
+    y = _labels(e, feature)[0]; n = len(y)
+    if t is not None:
+        missing = [m for m in ('z', 'h') if m in e and m not in t] + ([feature] if feature and feature not in [str(f) for f in t['features']] else [])
+        if missing: raise ValueError(f'The training embedding {train} lacks {", ".join(missing)}; embed the training split the same way.')
+    ytr = _labels(t, feature)[0] if t is not None else None
+    both = {}                                                          # name: (held-out points, training points or None)
+    if 'z' in e and np.asarray(e['z']).shape[1] == 2: both['model (2-D projector)'] = (np.asarray(e['z']), None if t is None else np.asarray(t['z']))
     if 'h' in e:
-        h = e['h']
-        rows.append({'map': f'kNN on h ({h.shape[1]}-D)', **knn_metrics(h, y, k, seed=seed)})
-        maps.update({f'{n} of h': v for n, v in baseline_maps(h, seed=0, tsne=tsne).items()})
-    if not maps and not rows: raise ValueError('The embedding has neither a 2-D z nor h; embed with a 2-D model or with --save-h.')
-    rows = [{'map': n, **knn_metrics(v, y, k, seed=seed)} for n, v in maps.items()] + rows
-    return pd.DataFrame(rows), maps
+        h = e['h'] if t is None else np.concatenate([np.asarray(t['h']), np.asarray(e['h'])])
+        both.update({f'{m} of h': (v[-n:], v[:-n] if t is not None else None) for m, v in baseline_maps(h, seed=0, tsne=tsne).items()})
+        both[f'kNN on h ({h.shape[1]}-D)'] = (e['h'], None if t is None else t['h'])
+    if not both: raise ValueError('The embedding has neither a 2-D z nor h; embed with a 2-D model or with --save-h.')
+    rows = []
+    for m, (xe, xt) in both.items():
+        rows.append({'map': m, 'protocol': 'published', **knn_cv(xe, y, k, folds, seed, n_boot=n_boot)})
+        if xt is not None: rows.append({'map': m, 'protocol': 't-SimCNE', **knn_transfer(xt, ytr, xe, y, k, n_boot=n_boot, seed=seed)})
+    return pd.DataFrame(rows), {m: v[0] for m, v in both.items() if not m.startswith('kNN on h')}
 
 # %% ../nbs/10_map.ipynb #4ed4ec36
 def _read_thumb(path: str, size: int) -> np.ndarray:
@@ -677,6 +790,8 @@ class MapConfig:
     k: int = field(default=10, metadata={'help': 'neighbours of the kNN scores'})
     checkpoint: str | None = field(default=None, metadata={'help': 'fine-tuned checkpoint: the html map also shows evidence maps'})
     tsne: bool = field(default=True, metadata={'help': 'include the t-SNE baseline in compare'})
+    train: Path | None = field(default=None, metadata={'help': 'compare: the embedding of the training photographs (embedded like '
+                                                               '--embedding), to score t-SimCNE\'s protocol too (kNN fitted on them)'})
     thumbs: Literal['atlas', 'dataset'] = field(default='atlas', metadata={
         'help': 'html: thumbnail sheets written beside the page (atlas) or the prepared photographs linked by relative path (dataset)'})
     thumb: int = field(default=128, metadata={'help': 'html: thumbnail size in pixels'})
@@ -699,23 +814,26 @@ def run_map(cfg: MapConfig) -> Path:
                         checkpoint=cfg.checkpoint, batch_size=cfg.batch_size, workers=cfg.workers, progress=cfg.progress)
     if cfg.checkpoint: raise ValueError('--checkpoint (evidence maps) only applies to --kind html.')
     if cfg.bundle: raise ValueError('--bundle only applies to --kind html.')
+    if cfg.train and kind != 'compare': raise ValueError('--train (the training photographs\' embedding) only applies to --kind compare.')
     if kind == 'scatter': fig = plot_map(e, cfg.color, title=cfg.title)
     elif kind == 'thumbnails': fig = plot_thumbnails(e, cfg.grid, color=cfg.color, title=cfg.title)
     elif kind == 'density': fig = plot_density(e, cfg.color, title=cfg.title)
     else:
-        tab, maps = compare_maps(e, cfg.color, cfg.k, tsne=cfg.tsne)
+        tab, maps = compare_maps(e, cfg.color, cfg.k, tsne=cfg.tsne, train=cfg.train)
         fig = plot_compare(e, maps, tab, cfg.color)
         save_csv(tab, Path(cfg.out).with_suffix('.csv'), index=False)
     save_figure(fig, cfg.out); plt.close(fig)
     return Path(cfg.out)
 
 def plot_compare(emb, maps: dict, table: pd.DataFrame, color: str | None = None):
-    "The maps of `compare_maps` side by side, each titled with its kNN balanced accuracy."
+    "The maps of `compare_maps` side by side, each titled with its kNN balanced accuracies and their 95 % intervals."
     import matplotlib.pyplot as plt
     e = load_embedding(emb)
-    fig, axs = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4.2), squeeze=False)
+    fig, axs = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 4.5), squeeze=False)
+    t = table if 'protocol' in table else table.assign(protocol='published')
     for ax, (name, z) in zip(axs[0], maps.items()):
-        ba = table.set_index('map').balanced_accuracy.get(name, float('nan'))
-        plot_map({**e, 'z': z}, color, ax=ax, title=f'{name}\nkNN balanced accuracy {ba:.3f}', legend=ax is axs[0, 0])
+        lines = [f'{p}: {r.balanced_accuracy:.3f} [{r.balanced_accuracy_lo:.2f}, {r.balanced_accuracy_hi:.2f}]' if 'balanced_accuracy_lo' in r
+                 else f'{p}: {r.balanced_accuracy:.3f}' for p, r in ((r.protocol, r) for r in t[t['map'] == name].itertuples())]
+        plot_map({**e, 'z': z}, color, ax=ax, title='\n'.join([name, 'kNN balanced accuracy'] + lines), legend=ax is axs[0, 0])
     fig.tight_layout()
     return fig
