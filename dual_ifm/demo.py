@@ -24,7 +24,8 @@ from .core import RuntimeConfig, refuse_runtime, runtime_of, atomic_write, confi
 from .data import FundusDataset
 
 # %% auto #0
-__all__ = ['STEPS', 'FULL_SCALE', 'DemoConfig', 'headline', 'write_report', 'run_demo', 'print_headline']
+__all__ = ['STEPS', 'KNN_MAPS', 'KNN_PROTOCOLS', 'REPRODUCIBILITY', 'FULL_SCALE', 'DemoConfig', 'headline', 'write_report',
+           'run_demo', 'print_headline']
 
 # %% ../nbs/11_demo.ipynb #aad9ef7c
 @dataclass(kw_only=True)
@@ -98,20 +99,21 @@ def _step_pretrain(cfg, st):
             'loss_last': float(log.loss.iat[-1]), 'photos_per_s': float(log['img/s'].median()), 'figure': str(out / 'training.png')}
 
 # %% ../nbs/11_demo.ipynb #b50456c5
-def _embed(cfg, checkpoint, name):
+def _embed(cfg, checkpoint, name, split='test'):
+    "Embed the `split` photographs with `checkpoint` into maps/<name>.npz (held-out: `test`; training: `train`)."
     from dual_ifm.model import DualIFM, embed_dataset
     model = DualIFM.from_checkpoint(checkpoint)
-    ds = FundusDataset('synthetic', root=cfg.out / 'datasets', features=['drbin', 'dr', 'age', 'camera', 'eye'], split='test')
+    ds = FundusDataset('synthetic', root=cfg.out / 'datasets', features=['drbin', 'dr', 'age', 'camera', 'eye'], split=split)
     e = embed_dataset(model, ds, save_h=True, device=cfg.device, progress=cfg.progress)
     path = cfg.out / 'maps' / f'{name}.npz'
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f: np.savez(f, **e)
     return e, path
 
-def _map_figures(cfg, e, name, title):
+def _map_figures(cfg, e, name, title, train=None):
     import matplotlib.pyplot as plt
     from dual_ifm.embedding import compare_maps, plot_compare, plot_map, plot_thumbnails
-    tab, maps = compare_maps(e, 'drbin', k=10, tsne=True)
+    tab, maps = compare_maps(e, 'drbin', k=10, tsne=True, seed=42, train=train)
     figs = {}
     fig = plot_compare(e, maps, tab, 'drbin'); figs['compare'] = save_figure(fig, cfg.out / 'maps' / f'{name}_compare.png'); plt.close(fig)
     fig, axs = plt.subplots(1, 3, figsize=(14, 4.4))
@@ -124,7 +126,8 @@ def _map_figures(cfg, e, name, title):
 
 def _step_map(cfg, st):
     e, path = _embed(cfg, st['pretrain']['checkpoint'], 'pretrained')
-    tab, figs = _map_figures(cfg, e, 'pretrained', 'pretrained map')
+    train = _embed(cfg, st['pretrain']['checkpoint'], 'pretrained_train', 'train')[0]
+    tab, figs = _map_figures(cfg, e, 'pretrained', 'pretrained map', train)
     return {'embedding': str(path), 'knn': tab.to_dict('records'), 'figures': figs}
 
 # %% ../nbs/11_demo.ipynb #8885a759
@@ -158,7 +161,7 @@ def _step_align(cfg, st):
                                 split='train', epochs=cfg.align_epochs, warmup=min(2, cfg.align_epochs - 1), batch_size=128,
                                 **_runtime(cfg)))
     e, path = _embed(cfg, out, 'aligned')
-    tab, figs = _map_figures(cfg, e, 'aligned', 'aligned map')
+    tab, figs = _map_figures(cfg, e, 'aligned', 'aligned map', _embed(cfg, out, 'aligned_train', 'train')[0])
     from dual_ifm.embedding import html_map
     with np.load(cfg.out / 'evidence' / 'maps.npz') as z:   # alignment trains only the projector: the evidence step's maps still hold
         if list(z['image_path']) != list(e['image_path']): raise RuntimeError('the evidence maps and the map list different photographs')
@@ -185,24 +188,37 @@ def _img_tag(path, width: str = '100%') -> str:
 def _fmt(v) -> str:
     return f'{v:.3f}' if isinstance(v, float) else _e(v)
 
+def _ci(r: dict, key: str) -> str:
+    "Score `key` of the record `r` with its 95 % interval (`key_lo`, `key_hi`) when it has one: '0.866 [0.81, 0.92]'."
+    v, lo, hi = (float(r.get(key + s, 'nan')) for s in ('', '_lo', '_hi'))
+    return 'n/a' if v != v else f'{v:.3f}' + (f' [{lo:.2f}, {hi:.2f}]' if lo == lo and hi == hi else '')
+
 def _table(rows: list[dict], cols: list[str]) -> str:
     head = ''.join(f'<th>{_e(c)}</th>' for c in cols)
     body = ''.join('<tr>' + ''.join(f'<td>{_fmt(r.get(c, ""))}</td>' for c in cols) + '</tr>' for r in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
 
 # %% ../nbs/11_demo.ipynb #b09ad223
+KNN_MAPS = {'pretrained': ('map', 'model (2-D projector)'), 'aligned': ('align', 'model (2-D projector)'),
+            'pca': ('align', 'PCA of h'), 'tsne': ('align', 't-SNE of h'), 'features': ('align', 'kNN on h')}
+KNN_PROTOCOLS = {'published': '', 't-SimCNE': '_tsimcne'}
+
 def headline(st: dict) -> dict:
-    "The demo's main numbers from its state: kNN on the maps, fine-tuning metrics, lesion precision, times."
-    def knn(step, name='model (2-D projector)'):
-        return next((r['balanced_accuracy'] for r in st.get(step, {}).get('knn', []) if r['map'] == name), float('nan'))
+    """The demo's main numbers from its state: kNN balanced accuracy of each map in `KNN_MAPS` under each protocol
+    (`knn_<map><protocol suffix>`, with `_lo` and `_hi`), fine-tuning scores, lesion precision, seconds per step."""
+    nan, h = float('nan'), {}
+    for name, (step, m) in KNN_MAPS.items():
+        for proto, suffix in KNN_PROTOCOLS.items():
+            r = next((r for r in st.get(step, {}).get('knn', []) if r['map'].startswith(m) and r.get('protocol', 'published') == proto), {})
+            h.update({f'knn_{name}{suffix}{part}': float(r.get(f'balanced_accuracy{part}', nan)) for part in ('', '_lo', '_hi')})
     p = (st.get('evidence') or {}).get('precision') or {}
     ft = st.get('finetune', {})
-    return {'knn_bacc_pretrained_2d': knn('map'), 'knn_bacc_aligned_2d': knn('align'),
-            'knn_bacc_pca_2d': knn('align', 'PCA of h'), 'knn_bacc_tsne_2d': knn('align', 't-SNE of h'),
-            'finetune_auroc': ft.get('auroc', float('nan')), 'finetune_auprc': ft.get('auprc', float('nan')),
-            'finetune_balanced_accuracy': ft.get('balanced_accuracy', float('nan')),
-            'precision_at_10': p.get('p@10', p.get(f"p@{max([int(c[2:]) for c in p if c.startswith('p@')] or [0])}", float('nan'))),
-            'precision_chance': p.get('chance', float('nan')), 'total_seconds': float(sum(st.get('_seconds', {}).values()))}
+    h.update({f'finetune_{k}': float(ft.get(k, nan)) for k in ('auroc', 'auprc', 'balanced_accuracy')})
+    h['precision_at_10'] = float(p.get('p@10', p.get(f"p@{max([int(c[2:]) for c in p if c.startswith('p@')] or [0])}", nan)))
+    h['precision_chance'] = float(p.get('chance', nan))
+    h.update({f'seconds_{k}': float(v) for k, v in st.get('_seconds', {}).items()})
+    h['total_seconds'] = float(sum(st.get('_seconds', {}).values()))
+    return h
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}
@@ -220,18 +236,28 @@ def _report_top(cfg: DemoConfig, st: dict) -> list[str]:
             f'{"CUDA" if torch.cuda.is_available() and cfg.device != "cpu" else "CPU"}); every number below was measured in this run. '
             f'Total time {h["total_seconds"] / 60:.1f} min. Synthetic data: the numbers show that the pipeline works, not how well '
             f'a model does on real photographs.</p>')
-    rows = [('kNN balanced accuracy, referable DR, pretrained 2-D map', 'knn_bacc_pretrained_2d'),
-            ('kNN balanced accuracy, referable DR, aligned 2-D map', 'knn_bacc_aligned_2d'),
-            ('  same, 2-D PCA of the fine-tuned features', 'knn_bacc_pca_2d'), ('  same, 2-D t-SNE of the fine-tuned features', 'knn_bacc_tsne_2d'),
-            ('fine-tuned evidence head: AUROC (held-out test split)', 'finetune_auroc'), ('fine-tuned evidence head: AUPRC', 'finetune_auprc'),
+    maps = [('pretrained 2-D map', 'pretrained'), ('aligned 2-D map', 'aligned'), ('  2-D PCA of the fine-tuned features', 'pca'),
+            ('  2-D t-SNE of the fine-tuned features', 'tsne'), ('  the fine-tuned features themselves (high-D)', 'features')]
+    knn = [{'kNN balanced accuracy, referable DR': m, 'published: 4 folds of 75/25 [95% CI]': _ci(h, f'knn_{k}'),
+            't-SimCNE: train to held-out [95% CI]': _ci(h, f'knn_{k}_tsimcne')} for m, k in maps]
+    rows = [('fine-tuned evidence head: AUROC (held-out test split)', 'finetune_auroc'), ('fine-tuned evidence head: AUPRC', 'finetune_auprc'),
             ('fine-tuned evidence head: balanced accuracy', 'finetune_balanced_accuracy'),
             (f'lesion precision@{ks[-1] if ks else 10} of the evidence', 'precision_at_10'),
             ('  chance level (share of patches with lesions)', 'precision_chance')]
     return [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Dual-IFM demo report</title><style>{_CSS}</style></head><body>',
-            '<h1>Dual-IFM demo report</h1>', made, '<h2>Main numbers</h2>', _table([{'metric': m, 'value': h[k]} for m, k in rows], ['metric', 'value']),
+            '<h1>Dual-IFM demo report</h1>', made, '<h2>Main numbers</h2>', _table(knn, list(knn[0])),
+            _table([{'metric': m, 'value': h[k]} for m, k in rows], ['metric', 'value']),
             '<p class="note">Aims on this benchmark: 2-D kNN balanced accuracy of at least 0.80 and precision@10 of at least 0.70 '
-            '(the published model reached 0.666 on real IDRiD lesions).</p>',
+            '(the published model reached 0.666 on real IDRiD lesions). The intervals are bootstrap 95 % intervals over the '
+            'held-out photographs; how much the numbers move with the seed is in the seed study (scripts/bench/demo_seeds.py).</p>',
+            f'<p class="note">{_e(REPRODUCIBILITY)}</p>',
             '<h2>Time per step</h2>', _table([{'step': k, 'seconds': f'{float(v):.0f}'} for k, v in st.get('_seconds', {}).items()], ['step', 'seconds'])]
+
+REPRODUCIBILITY = ('Run again on the same machine with the same settings and seed, the demo gives the same numbers (tested). On '
+                   'another machine they can differ in the second or third decimal: the sums inside convolutions and matrix products '
+                   'run in an order that depends on the CPU (its vector width and the kernels torch picks for it) and on the number of '
+                   'threads, bfloat16 rounding lets such differences grow over training, and openTSNE\'s FFT-accelerated gradients '
+                   'depend on the threads too. Times depend on the machine and on what else runs on it.')
 
 # %% ../nbs/11_demo.ipynb #986e2c3f
 def _report_data(cfg: DemoConfig, st: dict) -> list[str]:
@@ -252,8 +278,13 @@ def _report_map(cfg: DemoConfig, st: dict, key: str, title: str) -> list[str]:
     "Section 3 or 6: a 2-D map with its kNN scores and figures."
     m = st.get(key)
     if not m: return []
-    out = [f'<h2>{_e(title)}</h2>', '<p>kNN (k = 10, standardised, 75/25 split, seed 42) on the model\'s 2-D map and on the maps one '
-           'would otherwise draw from its features h:</p>', _table(m['knn'], ['map', 'n_test', 'accuracy', 'balanced_accuracy', 'auroc'])]
+    rows = [{'map': r['map'], 'protocol': r.get('protocol', 'published'), 'n_train': r.get('n_train', ''), 'n_test': r.get('n_test', ''),
+             **{f'{s} [95% CI]': _ci(r, s) for s in ('balanced_accuracy', 'accuracy', 'auroc')}} for r in m['knn']]
+    out = [f'<h2>{_e(title)}</h2>', '<p>kNN (k = 10, standardised) on the model\'s 2-D map and on the maps one would otherwise draw '
+           'from its features h (PCA and t-SNE fitted on the training and held-out photographs together, without labels), and on h '
+           'itself. <i>published</i>: the held-out photographs in 4 stratified folds (seed 42), each a 75/25 split, scores averaged '
+           'over the folds; <i>t-SimCNE</i>: fitted on the training photographs, scored on every held-out one. Intervals: bootstrap '
+           '95 %, 1,000 resamples within each class.</p>', _table(rows, list(rows[0]) if rows else ['map'])]
     out += [_img_tag(m['figures'][f]) for f in ('compare', 'labels')] + [_img_tag(m['figures']['thumbnails'], '60%')]
     if key == 'align': out += ['<p>Interactive version: <a href="map.html">map.html</a> (zoom, pan, search by file name, '
                                'shift-drag to select and save as CSV; hover for the photograph and its evidence; keep map_files/ beside it).</p>']
@@ -343,7 +374,9 @@ def run_demo(cfg: DemoConfig) -> dict:
 def print_headline(h: dict, out: Path) -> None:
     "Print the demo's main numbers."
     print(f"\nDual-IFM demo finished in {h['total_seconds'] / 60:.1f} min; report: {out / 'report.html'}")
-    print(f"  2-D kNN balanced accuracy, referable DR: pretrained map {h['knn_bacc_pretrained_2d']:.3f}, aligned map "
-          f"{h['knn_bacc_aligned_2d']:.3f} (PCA {h['knn_bacc_pca_2d']:.3f}, t-SNE {h['knn_bacc_tsne_2d']:.3f})")
+    ci = lambda k: _ci(h, k)
+    print(f"  kNN balanced accuracy, referable DR [95% interval], published protocol: pretrained 2-D map {ci('knn_pretrained')}, "
+          f"aligned 2-D map {ci('knn_aligned')}\n    (2-D PCA {ci('knn_pca')}, 2-D t-SNE {ci('knn_tsne')}, high-D features {ci('knn_features')})")
+    print(f"    t-SimCNE protocol: pretrained {ci('knn_pretrained_tsimcne')}, aligned {ci('knn_aligned_tsimcne')}")
     print(f"  evidence head: AUROC {h['finetune_auroc']:.3f}, AUPRC {h['finetune_auprc']:.3f}, balanced accuracy {h['finetune_balanced_accuracy']:.3f}")
     print(f"  lesion precision@10 {h['precision_at_10']:.3f} (chance {h['precision_chance']:.3f})")

@@ -59,6 +59,9 @@ def _clean(nb):
             if re.search(r'^\s*#\|\s*(hide|exporti?\b.*hide)', c.source, re.M) or 'nbdev_export(' in c.source: continue
             if re.search(r'^\s*#\|\s*default_exp', c.source, re.M) and len(c.source.strip().splitlines()) == 1: continue
             c.source = '\n'.join(l for l in c.source.splitlines() if not re.match(r'\s*#\|', l)).strip('\n')
+        elif '<!-- demo-seeds: ' in c.source:             # the demo table generated from the seed study, as in the README
+            sys.path.insert(0, str(ROOT / 'scripts')); from make_readme import expand
+            c.source = expand(c.source)
         cells.append(c)
     nb.cells = cells
     return nb
