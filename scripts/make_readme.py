@@ -3,28 +3,30 @@
 
 Markdown cells are copied; code cells are shown as Python blocks unless marked `#| hide`, `#| echo: false`
 or `#| include: false`; text outputs become code blocks and image outputs (PNG, JPEG) files in nbs/images/.
-A line `<!-- demo-seeds: FILE -->` in a Markdown cell is followed by the demo table generated from that results file
-of `scripts/bench/demo_seeds.py`, so the README's numbers are never typed by hand.
+A line `<!-- demo-seeds: FILE -->` (or `<!-- demo-seeds-variants: FILE -->`) in a Markdown cell is followed by the
+demo table (or the settings compared) generated from that results file of `scripts/bench/demo_seeds.py`, so the
+README's numbers are never typed by hand.
 `--check` only compares and exits with 1 when README.md is out of date."""
 import argparse, base64, json, re, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTIVE = re.compile(r'^\s*#\|\s*(.*)$')
-GENERATED = re.compile(r'^<!-- demo-seeds: (\S+) -->$', re.M)
+GENERATED = re.compile(r'^<!-- demo-seeds(-variants)?: (\S+) -->$', re.M)
 
-def demo_table(rel: str) -> str:
-    "The demo table of the seed-study results file `rel` (relative to the repository), by scripts/bench/demo_seeds.py."
+def demo_table(rel: str, variants: bool = False) -> str:
+    "The demo table (or, with `variants`, the settings compared) of the seed-study results file `rel`, by scripts/bench/demo_seeds.py."
     import importlib.util
     spec = importlib.util.spec_from_file_location('demo_seeds', ROOT / 'scripts' / 'bench' / 'demo_seeds.py')
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     path = ROOT / rel
     if not path.exists(): raise SystemExit(f'nbs/index.ipynb names the results file {rel}, which does not exist; run scripts/bench/demo_seeds.py.')
-    return mod.readme_table(json.loads(path.read_text(encoding='utf-8')))
+    res = json.loads(path.read_text(encoding='utf-8'))
+    return mod.variants_table(res) if variants else mod.readme_table(res)
 
 def expand(text: str) -> str:
-    "Markdown with each `<!-- demo-seeds: FILE -->` line followed by the table made from FILE."
-    return GENERATED.sub(lambda m: m.group(0) + '\n\n' + demo_table(m.group(1)), text)
+    "Markdown with each `<!-- demo-seeds: FILE -->` (or `-variants`) line followed by the table made from FILE."
+    return GENERATED.sub(lambda m: m.group(0) + '\n\n' + demo_table(m.group(2), bool(m.group(1))), text)
 
 def directives(src):
     "The `#| key: value` lines of a cell as a dict, and the source without them."

@@ -4,22 +4,23 @@ mean +- sd of every headline number and of the seconds of each step.
 
 Each run goes to WORK/<variant>/seed<S>/ and is a plain `python -m dual_ifm demo --seed S --out ... <variant args>`
 in its own process; a run already finished there is not repeated (the demo continues after its last finished
-step, and starts over when the settings differ). The results are written as JSON (every run's numbers, the summary, the machine) and as Markdown beside it;
-with two or more variants, `--figure` draws precision@10, AUROC and the aligned map's kNN score per variant, one
-dot per seed.
+step, and starts over when the settings differ). The results are written as JSON (every run's numbers, the
+summary, the machine) and as Markdown beside it; with two or more variants, `--figure` draws precision@10, AUROC
+and the aligned map's kNN score per variant, one dot per seed.
 
     python scripts/bench/demo_seeds.py --seeds 0,1,2 --out scripts/bench/demo-seeds-2026-12-03.json
-    python scripts/bench/demo_seeds.py --seeds 0,1,2 --variant b33= --variant "b17=--backbone bagnet17" \\
-        --out study.json --figure study.png
+    python scripts/bench/demo_seeds.py --seeds 0,1,2 --variant b33= --variant "b17@0=--backbone bagnet17" \\
+        --out study.json --figure study.png      # b17 only for seed 0
 
-The README's demo table is generated from such a file (`scripts/make_readme.py` expands the marker
-`<!-- demo-seeds: FILE -->` in nbs/index.ipynb with `readme_table`)."""
+The README's demo tables are generated from such a file: `scripts/make_readme.py` expands the marker
+`<!-- demo-seeds: FILE -->` in nbs/index.ipynb with `readme_table`, and `<!-- demo-seeds-variants: FILE -->` with
+`variants_table`."""
 import argparse, json, math, os, platform, shlex, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# the README's rows: (label, headline key, 'ci' when the published protocol's interval is shown beside it)
+# the README's rows: (label, headline key); kNN rows also show the t-SimCNE protocol (key + '_tsimcne')
 README_ROWS = [
     ('2-D kNN balanced accuracy, referable DR: map of the pretrained model', 'knn_pretrained'),
     ('2-D kNN balanced accuracy, referable DR: aligned map (aim 0.80)', 'knn_aligned'),
@@ -50,15 +51,16 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def parse_variant(text: str) -> tuple[str, list[str]]:
-    "NAME=ARGS: the demo's options of one variant (ARGS may be empty)."
+def parse_variant(text: str) -> tuple[str, list[str], list[int] | None]:
+    "NAME=ARGS or NAME@SEEDS=ARGS: the demo's options of one variant (ARGS may be empty), and its own seeds if given."
     name, eq, args = text.partition('=')
+    name, at, seeds = name.partition('@')
     if not eq or not name or not name.replace('_', '').replace('-', '').isalnum():
-        raise StudyError(f'--variant takes NAME=DEMO-OPTIONS with a plain name, e.g. "b17=--backbone bagnet17", got {text!r}.')
+        raise StudyError(f'--variant takes NAME=DEMO-OPTIONS (or NAME@SEEDS=...) with a plain name, e.g. "b17=--backbone bagnet17", got {text!r}.')
     args = shlex.split(args)
     if any(a in ('--seed', '--out', '--fresh') or a.startswith(('--seed=', '--out=')) for a in args):
         raise StudyError(f'--variant {name}: --seed, --out and --fresh are set by the study, not by a variant.')
-    return name, args
+    return name, args, (parse_seeds(seeds) if at else None)
 
 
 def run_one(work: Path, variant: str, args: list[str], seed: int, log=print) -> dict:
@@ -111,7 +113,7 @@ def readme_table(results: dict, variant: str | None = None) -> str:
     name = variant or results['readme_variant']
     v = results['variants'][name]; s = v['summary']; n = len(v['runs'])
     seeds = ', '.join(str(r['seed']) for r in v['runs'])
-    lines = [f'| mean ± sd over {n} seeds ({seeds}) | published kNN protocol, or the score | t-SimCNE kNN protocol |', '|---|---|---|']
+    lines = [f'| mean ± sd over {n} seeds ({seeds}) | value (kNN: published protocol) | kNN: t-SimCNE protocol |', '|---|---|---|']
     for label, key in README_ROWS:
         tsim = _pm(s.get(f'{key}_tsimcne', {})) if key.startswith('knn_') else ''
         lines.append(f'| {label} | {_pm(s.get(key, {}))} | {tsim} |')
@@ -124,11 +126,24 @@ def readme_table(results: dict, variant: str | None = None) -> str:
     return '\n'.join(lines)
 
 
+def variants_table(results: dict) -> str:
+    "The variants side by side (Markdown): the numbers they trade, mean ± sd over each one's seeds."
+    keys = [('precision@10', 'precision_at_10'), ('chance', 'precision_chance'), ('evidence AUROC', 'finetune_auroc'),
+            ('aligned map kNN', 'knn_aligned'), ('minutes', 'total_seconds')]
+    lines = ['| setting | seeds | ' + ' | '.join(k for k, _ in keys) + ' |', '|---|---|' + '---|' * len(keys)]
+    for name, v in results['variants'].items():
+        s = v['summary']
+        cells = [_pm({**s[k], 'mean': s[k]['mean'] / 60, 'sd': s[k]['sd'] / 60}, 1) if k == 'total_seconds' else _pm(s.get(k, {})) for _, k in keys]
+        lines.append(f"| `{v['command_shape']}` | {', '.join(str(r['seed']) for r in v['runs'])} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def write_markdown(results: dict, path: Path) -> None:
     "The results as Markdown: one table per variant, then the runs one by one."
     out = [f"# Demo seed study, {results['date']}", '', f"Command: `{results['command']}`", '',
            f"Machine: {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), torch {results['machine']['torch']}, "
            f"load average {results['load_before']} before and {results['load_after']} after.", '']
+    if len(results['variants']) > 1: out += ['## The settings side by side', '', variants_table(results), '']
     for name, v in results['variants'].items():
         out += [f'## {name}: `{v["command_shape"]}`', '', readme_table(results, name), '', '| seed | ' + ' | '.join(k for _, k in README_ROWS) + ' | minutes |',
                 '|---|' + '---|' * (len(README_ROWS) + 1)]
@@ -157,7 +172,7 @@ def plot(results: dict, path: Path) -> None:
             ch = [results['variants'][n]['summary'].get('precision_chance', {}).get('mean', float('nan')) for n in names]
             ax.plot(range(len(names)), ch, 'x', color='0.3', label='chance'); ax.legend(frameon=False, fontsize=8)
         ax.set_xticks(range(len(names)), names, fontsize=8); ax.set_title(title, fontsize=10); ax.set_xlim(-0.5, len(names) - 0.5)
-    fig.suptitle(f"demo, {len(results['variants'][names[0]]['runs'])} seeds per setting (dots: seeds; blue: mean ± sd)", fontsize=10)
+    fig.suptitle('demo: each dot one seed; blue: mean ± sd over the seeds', fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(f'.{path.name}.tmp{path.suffix}')
     fig.savefig(tmp, dpi=110); os.replace(tmp, path); plt.close(fig)
@@ -171,7 +186,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--seeds', default='0,1,2', help='seeds, e.g. 0,1,2 or 0-2 (default 0,1,2)')
     ap.add_argument('--variant', action='append', default=[], metavar='NAME=OPTIONS',
-                    help='a setting to run, as its demo options (repeatable; default one variant "default" with none)')
+                    help='a setting to run, as its demo options, NAME=OPTIONS or NAME@SEEDS=OPTIONS for its own seeds '
+                         '(repeatable; default one variant "default" with none)')
     ap.add_argument('--readme-variant', help='the variant the README table shows (default: the first)')
     ap.add_argument('--work', type=Path, default=Path('demo_seeds'), help='folder of the runs (default ./demo_seeds)')
     ap.add_argument('--out', type=Path, required=True, help='results file (.json); the Markdown goes beside it (.md)')
@@ -179,15 +195,15 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     try:
         seeds = parse_seeds(a.seeds)
-        variants = dict(parse_variant(v) for v in a.variant) if a.variant else {'default': []}
+        variants = {n: (args, own or seeds) for n, args, own in map(parse_variant, a.variant)} if a.variant else {'default': ([], seeds)}
         if a.readme_variant and a.readme_variant not in variants: raise StudyError(f'--readme-variant {a.readme_variant} is not one of {list(variants)}.')
         if a.out.suffix != '.json': raise StudyError(f'--out must be a .json file, got {a.out}.')
         if a.figure and len(variants) < 2: raise StudyError('--figure compares variants: give two or more --variant.')
         load_before = ' '.join(f'{x:.2f}' for x in os.getloadavg())
         res = {'date': time.strftime('%Y-%m-%d'), 'command': 'python scripts/bench/demo_seeds.py ' + ' '.join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:])),
                'machine': machine(), 'load_before': load_before, 'readme_variant': a.readme_variant or next(iter(variants)), 'variants': {}}
-        for name, args in variants.items():
-            runs = [run_one(a.work, name, args, s) for s in seeds]
+        for name, (args, own) in variants.items():
+            runs = [run_one(a.work, name, args, s) for s in own]
             res['variants'][name] = {'args': args, 'command_shape': ' '.join(['dual-ifm demo --seed S', *map(shlex.quote, args)]),
                                      'runs': runs, 'summary': summarise(runs)}
         res['load_after'] = ' '.join(f'{x:.2f}' for x in os.getloadavg())

@@ -23,7 +23,8 @@ def fails(argv, *needles):
 
 def test_arguments(tmp: Path):
     assert ds.parse_seeds('0,1,2') == [0, 1, 2] and ds.parse_seeds('3-5') == [3, 4, 5]
-    assert ds.parse_variant('b17=--backbone bagnet17') == ('b17', ['--backbone', 'bagnet17']) and ds.parse_variant('base=') == ('base', [])
+    assert ds.parse_variant('b17=--backbone bagnet17') == ('b17', ['--backbone', 'bagnet17'], None) and ds.parse_variant('base=') == ('base', [], None)
+    assert ds.parse_variant('b17@0,2=--backbone bagnet17') == ('b17', ['--backbone', 'bagnet17'], [0, 2])
     out = str(tmp / 'r.json')
     fails(['--seeds', 'a,b', '--out', out], "--seeds takes numbers like 0,1,2 or 0-2, got 'a,b'")
     fails(['--seeds', '1,1', '--out', out], '--seeds needs distinct seeds')
@@ -61,19 +62,21 @@ def test_study(tmp: Path):
     # two variants make the trade-off figure
     r2 = {**r, 'variants': {'a': r['variants']['tiny'], 'b': r['variants']['tiny']}}
     ds.plot(r2, tmp / 'f.png')
+    assert ds.variants_table(r2).count('| `dual-ifm demo --seed S --quick --n-patients 12` | 0, 1 |') == 2
     assert (tmp / 'f.png').stat().st_size > 5000
 
 
 def test_readme():
     "The README's demo table is the one generated from the results file it names (and that file is committed)."
     text = (ROOT / 'README.md').read_text(encoding='utf-8')
-    marks = re.findall(r'^<!-- demo-seeds: (\S+) -->$', text, re.M)
-    assert marks, 'README.md has no generated demo table'
-    for rel in marks:
-        table = ds.readme_table(json.loads((ROOT / rel).read_text(encoding='utf-8')))
-        assert f'<!-- demo-seeds: {rel} -->\n\n{table}' in text, f'README.md: the table after {rel} is not the one generated from it'
+    marks = re.findall(r'^<!-- demo-seeds(-variants)?: (\S+) -->$', text, re.M)
+    assert ('', ) in [m[:1] for m in marks], 'README.md has no generated demo table'
+    for kind, rel in marks:
+        res = json.loads((ROOT / rel).read_text(encoding='utf-8'))
+        table = ds.variants_table(res) if kind else ds.readme_table(res)
+        assert f'<!-- demo-seeds{kind}: {rel} -->\n\n{table}' in text, f'README.md: the table after {rel} is not the one generated from it'
         rows = [l for l in table.splitlines() if l.startswith('| ') and '±' in l]
-        assert len(rows) >= 8, table
+        assert len(rows) >= (1 if kind else 8), table
 
 
 if __name__ == '__main__':
