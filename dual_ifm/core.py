@@ -27,10 +27,10 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['MARKER', 'atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
-           'OutputFolderError', 'read_marker', 'OutputFolder', 'remove_own_files', 'output_folder', 'config_fields',
-           'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'RuntimeConfig', 'runtime_of',
-           'refuse_runtime', 'read_config_file', 'config_file_values', 'load_config', 'save_config', 'skip_test',
-           'default_workers', 'parallel_map', 'show_jpeg', 'seed_everything', 'compile_quietly']
+           'OutputFolderError', 'read_marker', 'OutputFolder', 'remove_own_files', 'output_folder', 'check_replace',
+           'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'RuntimeConfig',
+           'runtime_of', 'refuse_runtime', 'read_config_file', 'config_file_values', 'load_config', 'save_config',
+           'skip_test', 'default_workers', 'parallel_map', 'show_jpeg', 'seed_everything', 'compile_quietly']
 
 # %% ../nbs/00_core.ipynb #c1ed0768
 def _current_umask() -> int:
@@ -165,7 +165,7 @@ class OutputFolder:
                  started: str | None = None):
         self.path, self.job, self.run_id = Path(path), job, run_id
         self.files, self.data, self.started = set(files), dict(data or {}), started or _now()
-        self._abs, self._pid, self._saved = Path(os.path.abspath(self.path)), os.getpid(), 0.0
+        self._abs, self._pid, self._saved, self._every = Path(os.path.abspath(self.path)), os.getpid(), 0.0, 1.0
 
     def record(self, path: str | os.PathLike) -> None:
         "Note that this run finished the file `path` (ignored when it lies outside the folder)."
@@ -177,16 +177,18 @@ class OutputFolder:
                 f.write(rel + '\n')
             return
         self.files.add(rel)
-        if time.monotonic() - self._saved > 1.0: self.save(journals=False)
+        if time.monotonic() - self._saved > self._every: self.save(journals=False)
 
     def save(self, journals: bool = True) -> None:
         "Write the marker now (with the workers' journals merged in when `journals`)."
         from dual_ifm import __version__
-        if os.getpid() != self._pid: return
+        if os.getpid() != self._pid or not self.path.is_dir(): return        # nothing written yet: no folder, no marker
         if journals: self.files.update(_journals(self._abs))
-        self._saved = time.monotonic()
+        t = time.monotonic()
         save_json({'job': self.job, 'run_id': self.run_id, 'dual_ifm': __version__, 'started': self.started,
                    'updated': _now(), 'files': sorted(self.files), 'data': self.data}, self.path / MARKER, durable=False)
+        self._saved = time.monotonic()                   # a long list is saved less often: at most 5% of the time
+        self._every = max(1.0, 20 * (self._saved - t))
 
     def __repr__(self): return f'OutputFolder({str(self.path)!r}, job={self.job!r}, run={self.run_id}, files={len(self.files)})'
 
@@ -223,7 +225,7 @@ def _refusal(folder: Path, job: str, m: dict | None, overwrite: bool, can_resume
 # %% ../nbs/00_core.ipynb #0e82c0c1
 @contextmanager
 def output_folder(path: str | os.PathLike, job: str, run_id: str | None = None, resume: bool = False, overwrite: bool = False,
-                  can_resume: bool = True):
+                  can_resume: bool = True, adopt: Callable[[Path], bool] | None = None, shared: bool = False):
     """Open `path` as the output folder of a run of `job` (see above for what is refused); yields its `OutputFolder`.
     Files finished inside the block are recorded in the folder's marker."""
     import secrets
@@ -236,20 +238,32 @@ def output_folder(path: str | os.PathLike, job: str, run_id: str | None = None, 
     same = m is not None and m['job'] == job
     if outer is not None:                                  # inside a folder the outer job already checked
         run = OutputFolder(path, job, run_id or outer.run_id, old if same else (), m.get('data') if same else None)
-    elif not _others(path): run = OutputFolder(path, job, run_id or secrets.token_hex(4))
-    elif same and (resume or (run_id is not None and m.get('run_id') == run_id)):
+    elif not _others(path) or (m is None and (shared or (adopt is not None and adopt(path)))):
+        run = OutputFolder(path, job, run_id or secrets.token_hex(4))
+    elif same and (resume or shared or (run_id is not None and m.get('run_id') == run_id)):
         run = OutputFolder(path, job, m.get('run_id') or secrets.token_hex(4), old, m.get('data'), m.get('started'))
     elif same and overwrite:
         remove_own_files(path, old)
         run = OutputFolder(path, job, run_id or secrets.token_hex(4))
     else: raise _refusal(path, job, m, overwrite, can_resume)
-    path.mkdir(parents=True, exist_ok=True)
     run.save()
     token = _OPEN_FOLDERS.set(_OPEN_FOLDERS.get() + (run,))
     try: yield run
     finally:
         _OPEN_FOLDERS.reset(token)
         run.save()
+
+# %% ../nbs/00_core.ipynb #1672156a
+def check_replace(path: str | os.PathLike, overwrite: bool, ours: Callable[[Path], bool], flag: str = '--out') -> Path:
+    "Refuse to replace the existing file `path` unless dual_ifm wrote it (`ours(path)`) or `overwrite` is set; returns `path`."
+    path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f'{flag} {path} is a folder; give a file name.')
+    if path.exists() and not overwrite:
+        try: mine = bool(ours(path))
+        except Exception: mine = False
+        if not mine: raise OutputFolderError(f'{path} exists and was not written by dual-ifm; pass --overwrite to replace it, '
+                                             f'or choose another {flag}.')
+    return path
 
 # %% ../nbs/00_core.ipynb #1d0dbc58
 def _unwrap_optional(tp):
