@@ -766,6 +766,7 @@ def _readable_crops(model: DualIFM, files: list, rel: list, chunk: int, progress
 # %% ../nbs/06_model.ipynb #6659ce84
 def _embed_folder(cfg: EmbedConfig) -> dict:
     "z (and h) of the readable raw photographs in `cfg.images`, with their paths, the skipped files and the statistics used."
+    import warnings
     from dual_ifm.prepare import list_images
     folder = Path(cfg.images)
     if not folder.is_dir(): raise FileNotFoundError(f'--images {folder}: no such folder of photographs.')
