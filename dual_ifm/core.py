@@ -236,6 +236,7 @@ def output_folder(path: str | os.PathLike, job: str, run_id: str | None = None, 
     old = sorted(set((m or {}).get('files', [])) | set(_journals(where))) if path.is_dir() else []
     outer = next((f for f in reversed(_OPEN_FOLDERS.get()) if f._abs == where or f._abs in where.parents), None)
     same = m is not None and m['job'] == job
+    if outer is not None and m is not None and not same: raise _refusal(path, job, m, overwrite, can_resume)
     if outer is not None:                                  # inside a folder the outer job already checked
         run = OutputFolder(path, job, run_id or outer.run_id, old if same else (), m.get('data') if same else None)
     elif not _others(path) or (m is None and (shared or (adopt is not None and adopt(path)))):
