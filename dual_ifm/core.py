@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import contextvars
 import dataclasses
 import json
 import multiprocessing as mp
@@ -13,6 +14,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 import types
 import typing
 from contextlib import contextmanager, suppress
@@ -24,7 +26,8 @@ import numpy as np
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
+__all__ = ['MARKER', 'atomic_write', 'clean_partial_files', 'save_json', 'load_json', 'save_image', 'save_figure', 'save_csv',
+           'OutputFolderError', 'read_marker', 'OutputFolder', 'remove_own_files', 'output_folder', 'check_replace',
            'config_fields', 'add_config_args', 'config_from_args', 'config_to_dict', 'parse_error', 'RuntimeConfig',
            'runtime_of', 'refuse_runtime', 'read_config_file', 'config_file_values', 'load_config', 'save_config',
            'skip_test', 'default_workers', 'parallel_map', 'show_jpeg', 'seed_everything', 'compile_quietly']
@@ -56,6 +59,13 @@ def atomic_write(path: str | os.PathLike, mode: str = 'wb', durable: bool = True
     except BaseException:
         with suppress(FileNotFoundError): os.unlink(tmp)
         raise
+    _note_written(path)
+
+_OPEN_FOLDERS = contextvars.ContextVar('dual_ifm_output_folders', default=())   # see "Output folders" below
+
+def _note_written(path) -> None:
+    "Tell the output folders open in this context (see *Output folders* below) that the file `path` is finished."
+    for f in _OPEN_FOLDERS.get(): f.record(path)
 
 # %% ../nbs/00_core.ipynb #00e6ed5a
 def clean_partial_files(folder: str | os.PathLike) -> int:
@@ -116,6 +126,145 @@ def save_csv(df, path: str | os.PathLike, durable: bool = True, **to_csv_kwargs)
     to_csv_kwargs.setdefault('index', False)
     with atomic_write(path, 'w', durable=durable, encoding='utf-8', newline='') as f: df.to_csv(f, **to_csv_kwargs)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #2cbb7eee
+MARKER = '.dual_ifm.json'
+
+class OutputFolderError(FileExistsError):
+    "A job was given an output folder it must not write into; the message says whose it is and what to do instead."
+
+def read_marker(folder: str | os.PathLike) -> dict | None:
+    "The marker of `folder` (None when it has none); a damaged marker is an error naming the file."
+    p = Path(folder) / MARKER
+    if not p.is_file(): return None
+    m = load_json(p)
+    if not isinstance(m, dict) or not isinstance(m.get('job'), str) or not isinstance(m.get('files', []), list):
+        raise ValueError(f'{p} is not a dual_ifm marker (a job, a run and its files); move it away, or choose another --out.')
+    return m
+
+def _journals(folder: Path) -> list[str]:
+    "Merge (and delete) the journals that forked worker processes wrote into `folder`: the files they finished."
+    out = []
+    for j in sorted(folder.glob(f'{MARKER}.*.files')):
+        out += [l for l in j.read_text(encoding='utf-8', errors='surrogateescape').splitlines() if l]
+        j.unlink(missing_ok=True)
+    return out
+
+def _others(folder: Path) -> list[str]:
+    "What `folder` holds besides its marker and journals (sorted names; empty for a missing folder)."
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(MARKER)) if folder.is_dir() else []
+
+# %% ../nbs/00_core.ipynb #9e835455
+def _now() -> str:
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).isoformat(timespec='seconds')
+
+class OutputFolder:
+    "One run of one job writing into a folder: keeps the folder's marker up to date with the files the run finished."
+    def __init__(self, path: str | os.PathLike, job: str, run_id: str, files: Iterable[str] = (), data: dict | None = None,
+                 started: str | None = None):
+        self.path, self.job, self.run_id = Path(path), job, run_id
+        self.files, self.data, self.started = set(files), dict(data or {}), started or _now()
+        self._abs, self._pid, self._saved, self._every = Path(os.path.abspath(self.path)), os.getpid(), 0.0, 1.0
+
+    def record(self, path: str | os.PathLike) -> None:
+        "Note that this run finished the file `path` (ignored when it lies outside the folder)."
+        try: rel = Path(os.path.abspath(path)).relative_to(self._abs).as_posix()
+        except ValueError: return
+        if rel == MARKER: return
+        if os.getpid() != self._pid:                     # a forked worker: its journal, merged by the main process
+            with open(self._abs / f'{MARKER}.{os.getpid()}.files', 'a', encoding='utf-8', errors='surrogateescape') as f:
+                f.write(rel + '\n')
+            return
+        self.files.add(rel)
+        if time.monotonic() - self._saved > self._every: self.save(journals=False)
+
+    def save(self, journals: bool = True) -> None:
+        "Write the marker now (with the workers' journals merged in when `journals`)."
+        from dual_ifm import __version__
+        if os.getpid() != self._pid or not self.path.is_dir(): return        # nothing written yet: no folder, no marker
+        if journals: self.files.update(_journals(self._abs))
+        t = time.monotonic()
+        save_json({'job': self.job, 'run_id': self.run_id, 'dual_ifm': __version__, 'started': self.started,
+                   'updated': _now(), 'files': sorted(self.files), 'data': self.data}, self.path / MARKER, durable=False)
+        self._saved = time.monotonic()                   # a long list is saved less often: at most 5% of the time
+        self._every = max(1.0, 20 * (self._saved - t))
+
+    def __repr__(self): return f'OutputFolder({str(self.path)!r}, job={self.job!r}, run={self.run_id}, files={len(self.files)})'
+
+# %% ../nbs/00_core.ipynb #64d0be09
+def remove_own_files(folder: str | os.PathLike, files: Iterable[str]) -> int:
+    "Delete the files `files` (relative paths, as a marker lists them) from `folder`, then the folders they leave empty."
+    root, n, dirs = Path(os.path.abspath(folder)), 0, set()
+    for rel in files:
+        p = Path(os.path.abspath(root / rel))
+        if root not in p.parents: continue                            # '../x' or an absolute path: never outside
+        if p.is_file() or p.is_symlink(): p.unlink(); n += 1
+        dirs.update(d for d in p.parents if root in d.parents)
+    for d in sorted(dirs, key=lambda d: len(d.parts), reverse=True):
+        with suppress(OSError): d.rmdir()                             # only succeeds on an empty folder
+    return n
+
+# %% ../nbs/00_core.ipynb #0e520793
+def _refusal(folder: Path, job: str, m: dict | None, overwrite: bool, can_resume: bool) -> OutputFolderError:
+    "The error for a folder this run must not write into."
+    if m is None:
+        names = _others(folder)
+        shown = ', '.join(names[:3]) + (f' and {len(names) - 3} more' if len(names) > 3 else '')
+        return OutputFolderError(f'{folder} already holds files that dual-ifm did not write ({shown}); dual-ifm {job} will not write '
+                                 + ('into it, and --overwrite only removes files a dual-ifm run wrote there' if overwrite else 'into it')
+                                 + ': choose another --out (a new or empty folder).')
+    who = f'dual-ifm {m["job"]} (run {m.get("run_id")}, started {m.get("started")})'
+    if m['job'] != job:
+        return OutputFolderError(f'{folder} holds the output of {who}; dual-ifm {job} will not write into it: choose another --out.')
+    how = (['pass --resume to continue that run'] if can_resume else []) + ["--overwrite to replace that run's own files "
+                                                                             '(files it did not write are kept)']
+    return OutputFolderError(f'{folder} holds an earlier run of {who}: ' + ('pass ' if not can_resume else '') + ', '.join(how)
+                             + ', or choose another --out.')
+
+# %% ../nbs/00_core.ipynb #0e82c0c1
+@contextmanager
+def output_folder(path: str | os.PathLike, job: str, run_id: str | None = None, resume: bool = False, overwrite: bool = False,
+                  can_resume: bool = True, adopt: Callable[[Path], bool] | None = None, shared: bool = False):
+    """Open `path` as the output folder of a run of `job` (see above for what is refused); yields its `OutputFolder`.
+    Files finished inside the block are recorded in the folder's marker."""
+    import secrets
+    path = Path(path); where = Path(os.path.abspath(path))
+    if resume and overwrite: raise ValueError('--resume continues a run and --overwrite replaces it: give one of them, not both.')
+    if path.exists() and not path.is_dir(): raise NotADirectoryError(f'--out {path} is a file; give a folder.')
+    m = read_marker(path)
+    old = sorted(set((m or {}).get('files', [])) | set(_journals(where))) if path.is_dir() else []
+    outer = next((f for f in reversed(_OPEN_FOLDERS.get()) if f._abs == where or f._abs in where.parents), None)
+    same = m is not None and m['job'] == job
+    if outer is not None and m is not None and not same: raise _refusal(path, job, m, overwrite, can_resume)
+    if outer is not None:                                  # inside a folder the outer job already checked
+        run = OutputFolder(path, job, run_id or outer.run_id, old if same else (), m.get('data') if same else None)
+    elif not _others(path) or (m is None and (shared or (adopt is not None and adopt(path)))):
+        run = OutputFolder(path, job, run_id or secrets.token_hex(4))
+    elif same and (resume or shared or (run_id is not None and m.get('run_id') == run_id)):
+        run = OutputFolder(path, job, m.get('run_id') or secrets.token_hex(4), old, m.get('data'), m.get('started'))
+    elif same and overwrite:
+        remove_own_files(path, old)
+        run = OutputFolder(path, job, run_id or secrets.token_hex(4))
+    else: raise _refusal(path, job, m, overwrite, can_resume)
+    run.save()
+    token = _OPEN_FOLDERS.set(_OPEN_FOLDERS.get() + (run,))
+    try: yield run
+    finally:
+        _OPEN_FOLDERS.reset(token)
+        run.save()
+
+# %% ../nbs/00_core.ipynb #1672156a
+def check_replace(path: str | os.PathLike, overwrite: bool, ours: Callable[[Path], bool], flag: str = '--out') -> Path:
+    "Refuse to replace the existing file `path` unless dual_ifm wrote it (`ours(path)`) or `overwrite` is set; returns `path`."
+    path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f'{flag} {path} is a folder; give a file name.')
+    if path.exists() and not overwrite:
+        try: mine = bool(ours(path))
+        except Exception: mine = False
+        if not mine: raise OutputFolderError(f'{path} exists and was not written by dual-ifm; pass --overwrite to replace it, '
+                                             f'or choose another {flag}.')
+    return path
 
 # %% ../nbs/00_core.ipynb #1d0dbc58
 def _unwrap_optional(tp):

@@ -726,36 +726,42 @@ def build_cache(name: str, root: str | os.PathLike = 'datasets', image_size: int
                 progress: bool = True, chunk: int = 1024) -> Path:
     """Decode every photograph of dataset `name` at `image_size` into the uint8 cache (written to temporary files,
     then moved into place); returns the data file. Needs N x S x S x 3 bytes of disk (800,000 photographs at 256 px:
-    157 GB)."""
+    157 GB). It only ever replaces cache files it wrote (the marker of the dataset's cache/ folder lists them)."""
     from tqdm import tqdm
-    from dual_ifm.core import save_json
+    from dual_ifm.core import MARKER, output_folder, read_marker, save_json
     spec = get_spec(name, root)
     if spec.parts: raise DatasetError(f'{name!r} is a union of {list(spec.parts)}; cache each of them instead.')
     table, info = load_table(name, root, image_size, [], 'all', 0, False, False, 'exists', None, 0)
     size, folder = info['image_size'], info['folder']
     if len(table) == 0: raise DatasetError(f'Dataset {name!r} lists no images at size {size}.')
     data, index = cache_paths(folder, size)
-    data.parent.mkdir(parents=True, exist_ok=True)
-    tmp = data.with_name(data.name + f'.tmp{os.getpid()}')
-    files = list(table['file'])
-    try:
-        mm = np.memmap(tmp, dtype=np.uint8, mode='w+', shape=(len(files), size, size, 3))
-        bar = tqdm(total=len(files), desc=f'cache {name} {size}px', disable=not progress, dynamic_ncols=True)
-        for b in range(0, len(files), chunk):
-            imgs = list(parallel_map(_decode_hwc, files[b:b + chunk], workers=workers, progress=False, chunksize=16))
-            for k, a in enumerate(imgs):
-                if a.shape != (size, size, 3):
-                    raise DatasetError(f'{files[b + k]} is {a.shape[1]}x{a.shape[0]} px, not {size}x{size}; the cache holds prepared '
-                                       f'square images of one size (see `dual-ifm prepare`).')
-                mm[b + k] = a
-            bar.update(len(imgs))
-        bar.close(); mm.flush(); del mm
-        if index.exists(): index.unlink()          # a crash from here on leaves no index, so no half-valid cache
-        os.replace(tmp, data)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    save_json({'dataset': name, 'image_size': size, 'shape': [len(files), size, size, 3],
-               'image_path': list(table['image_path']), 'stat': [_file_stat(f) for f in files]}, index)
+    ours = set((read_marker(data.parent) or {}).get('files', [])) if data.parent.is_dir() else set()
+    for p in (data, index):
+        if p.exists() and p.name not in ours:
+            raise DatasetError(f'{p} is in the way: dual-ifm cache did not write it ({data.parent / MARKER} does not list it); '
+                               'move it away, then build the cache again.')
+    with output_folder(data.parent, 'cache', shared=True) as run:       # cache/ also holds feature caches of other jobs
+        data.parent.mkdir(parents=True, exist_ok=True)
+        tmp = data.with_name(data.name + f'.tmp{os.getpid()}')
+        files = list(table['file'])
+        try:
+            mm = np.memmap(tmp, dtype=np.uint8, mode='w+', shape=(len(files), size, size, 3))
+            bar = tqdm(total=len(files), desc=f'cache {name} {size}px', disable=not progress, dynamic_ncols=True)
+            for b in range(0, len(files), chunk):
+                imgs = list(parallel_map(_decode_hwc, files[b:b + chunk], workers=workers, progress=False, chunksize=16))
+                for k, a in enumerate(imgs):
+                    if a.shape != (size, size, 3):
+                        raise DatasetError(f'{files[b + k]} is {a.shape[1]}x{a.shape[0]} px, not {size}x{size}; the cache holds prepared '
+                                           f'square images of one size (see `dual-ifm prepare`).')
+                    mm[b + k] = a
+                bar.update(len(imgs))
+            bar.close(); mm.flush(); del mm
+            if index.exists(): index.unlink()          # a crash from here on leaves no index, so no half-valid cache
+            os.replace(tmp, data); run.record(data)
+        finally:
+            if tmp.exists(): tmp.unlink()
+        save_json({'dataset': name, 'image_size': size, 'shape': [len(files), size, size, 3],
+                   'image_path': list(table['image_path']), 'stat': [_file_stat(f) for f in files]}, index)
     return data
 
 # %% ../nbs/00_data.ipynb #4244e1ca

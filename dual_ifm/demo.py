@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import RuntimeConfig, refuse_runtime, runtime_of, atomic_write, config_to_dict, load_json, save_figure, save_json
+from .core import (RuntimeConfig, refuse_runtime, runtime_of, atomic_write, config_to_dict, load_json, output_folder, remove_own_files,
+                   save_figure, save_json)
 from .data import FundusDataset
 
 # %% auto #0
@@ -33,7 +34,8 @@ class DemoConfig(RuntimeConfig):
     "Settings of `dual-ifm demo`; the training steps take the runtime settings, the inference steps run in float32."
     out: Path = field(default=Path('demo'), metadata={'help': 'output folder (dataset, runs, report.html, metrics.json)'})
     quick: bool = field(default=False, metadata={'help': 'a tiny run of every step: what the tests run'})
-    fresh: bool = field(default=False, metadata={'help': 'start over instead of continuing after the last finished step'})
+    fresh: bool = field(default=False, metadata={'help': 'start over: remove the files an earlier demo wrote in OUT (only those) '
+                                                       'instead of continuing after its last finished step'})
     n_patients: int = field(default=400, metadata={'help': 'synthetic patients (two photographs each)'})
     image_size: int = field(default=128, metadata={'help': 'image size in pixels'})
     backbone: Literal['bagnet9', 'bagnet17', 'bagnet33'] = field(default='bagnet33', metadata={'help': 'BagNet of the encoder (bagnet9/17/33): its receptive field is 9, 17 or 33 px'})
@@ -337,37 +339,37 @@ scripts/classification/align_projector.sh"""
 
 # %% ../nbs/11_demo.ipynb #2c6501bb
 def run_demo(cfg: DemoConfig) -> dict:
-    "Run (or continue) every step of the demo, write report.html and metrics.json; returns the headline numbers."
+    """Run (or continue) every step of the demo, write report.html and metrics.json; returns the headline numbers.
+    `cfg.out` must be new, empty or an earlier demo's; starting over (`--fresh`, or other settings) removes only the files
+    the demo wrote there (its marker lists them), never anything else in the folder."""
     from tqdm import tqdm
     if cfg.threads: torch.set_num_threads(cfg.threads)
     os.environ.setdefault('WANDB_MODE', 'disabled')
     import matplotlib; matplotlib.use('Agg')
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    state_file = cfg.out / 'state.json'
-    settings = {k: v for k, v in config_to_dict(cfg).items()     # what changes the results (not where or how fast they are made)
-                if k not in ('fresh', 'progress', 'workers', 'threads', 'device', 'out', 'cpu_kernels', 'keep_memory', 'channels_last')}
-    st = load_json(state_file) if state_file.exists() and not cfg.fresh else {}
-    if st and st.get('_settings') != json.loads(json.dumps(settings, default=str)):
-        print(f'{cfg.out} holds a demo made with other settings; starting over there.'); st = {}
-    if not st and cfg.out.exists():
-        for sub in ('pretrain', 'finetune', 'evidence', 'maps', 'datasets'):
-            if (cfg.out / sub).exists(): shutil.rmtree(cfg.out / sub)
-    st['_settings'] = json.loads(json.dumps(settings, default=str)); st.setdefault('_seconds', {})
-    bar = tqdm(STEPS, desc='demo', disable=not cfg.progress, dynamic_ncols=True, position=0,
-               bar_format='{desc}: step {n_fmt}/{total_fmt} |{bar}| {elapsed}')
-    for key, what, fn in bar:
-        if key in st: continue
-        bar.set_description(f'demo: {what}')
-        t = time.time()
-        st[key] = fn(cfg, st)
-        st['_seconds'][key] = round(time.time() - t, 1)
-        save_json(st, state_file)
-        if cfg.progress: tqdm.write(f'[{key}] done in {st["_seconds"][key]:.0f} s')
-    bar.close()
-    h = headline(st)
-    save_json({'headline': h, 'steps': {k: v for k, v in st.items() if not k.startswith('_settings')}, 'settings': st['_settings']},
-              cfg.out / 'metrics.json')
-    write_report(cfg, st)
+    with output_folder(cfg.out, 'demo', resume=not cfg.fresh, overwrite=cfg.fresh) as run:
+        state_file = cfg.out / 'state.json'
+        settings = {k: v for k, v in config_to_dict(cfg).items()     # what changes the results (not where or how fast they are made)
+                    if k not in ('fresh', 'progress', 'workers', 'threads', 'device', 'out', 'cpu_kernels', 'keep_memory', 'channels_last')}
+        st = load_json(state_file) if state_file.exists() else {}
+        if st and st.get('_settings') != json.loads(json.dumps(settings, default=str)):
+            print(f'{cfg.out} holds a demo made with other settings; starting over there.'); st = {}
+        if not st: remove_own_files(cfg.out, run.files); run.files.clear()   # the demo's own files only
+        st['_settings'] = json.loads(json.dumps(settings, default=str)); st.setdefault('_seconds', {})
+        bar = tqdm(STEPS, desc='demo', disable=not cfg.progress, dynamic_ncols=True, position=0,
+                   bar_format='{desc}: step {n_fmt}/{total_fmt} |{bar}| {elapsed}')
+        for key, what, fn in bar:
+            if key in st: continue
+            bar.set_description(f'demo: {what}')
+            t = time.time()
+            st[key] = fn(cfg, st)
+            st['_seconds'][key] = round(time.time() - t, 1)
+            save_json(st, state_file)
+            if cfg.progress: tqdm.write(f'[{key}] done in {st["_seconds"][key]:.0f} s')
+        bar.close()
+        h = headline(st)
+        save_json({'headline': h, 'steps': {k: v for k, v in st.items() if not k.startswith('_settings')}, 'settings': st['_settings']},
+                  cfg.out / 'metrics.json')
+        write_report(cfg, st)
     return h
 
 # %% ../nbs/11_demo.ipynb #2b75c191

@@ -25,17 +25,18 @@ from fastcore.basics import patch
 from .augment import BatchAugment, view_seeds
 from .accel import accelerate, keep_freed_memory
 from .backbones import create_backbone
-from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_json, config_to_dict, save_config
-from .data import FundusDataset, normalize, DatasetError
+from .core import (RuntimeConfig, atomic_write, check_replace, output_folder, refuse_runtime, save_csv, save_figure, save_json,
+                           config_to_dict, save_config)
+from .data import FundusDataset, normalize, DatasetError, get_spec
 from .losses import ContrastiveLoss
-from .model import DualIFM, dataset_meta, default_device, load_checkpoint, save_checkpoint
+from .model import CHECKPOINT_FORMAT, DualIFM, dataset_meta, default_device, load_checkpoint, save_checkpoint
 from .train import FiniteWatch, NonFiniteLoss, autocast, check_resume_settings, make_scaler, optimiser_step
 
 # %% auto #0
 __all__ = ['METRICS', 'LAYERS', 'TASK_DEFAULTS', 'classification_metrics', 'load_encoder', 'with_head', 'extract_features',
            'cached_features', 'fit_probe', 'fold_splits', 'summarise', 'format_summary', 'ProbeConfig', 'linear_probe',
            'TaskDefaults', 'task_defaults', 'FinetuneConfig', 'evidence_l1', 'class_weights', 'Finetuner', 'finetune',
-           'AlignConfig', 'align_projector', 'collect_results', 'plot_results']
+           'AlignConfig', 'is_checkpoint', 'align_projector', 'collect_results', 'plot_results']
 
 # %% ../nbs/08_downstream.ipynb #4bfa65cd
 METRICS = ('auroc', 'auprc', 'balanced_accuracy', 'kappa')
@@ -208,34 +209,37 @@ class ProbeConfig:
     batch_size: int = field(default=64, metadata={'help': 'images per batch for feature extraction'})
     device: str | None = field(default=None, metadata={'help': 'cpu or cuda'})
     progress: bool = field(default=True, metadata={'help': 'show progress bars'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace an earlier probe in OUT (only the files it wrote are removed)'})
 
 # %% ../nbs/08_downstream.ipynb #a441d2c2
 def _model_name(checkpoint: str) -> str:
     return checkpoint.split(':')[0] if checkpoint in ('random',) or checkpoint.startswith('imagenet:') else Path(checkpoint).stem
 
 def linear_probe(cfg: ProbeConfig) -> pd.DataFrame:
-    "Probe the frozen features on each fold; writes metrics.csv/json and summary.csv to `cfg.out`; returns the per-fold table."
-    feats, ds = cached_features(cfg.checkpoint, cfg.dataset, cfg.root, cfg.image_size, cfg.layer, backbone=cfg.backbone, width=cfg.width,
-                                batch_size=cfg.batch_size, device=cfg.device, progress=cfg.progress)
-    feature = cfg.feature or ds.spec.default_feature
-    lab = FundusDataset(cfg.dataset, root=cfg.root, image_size=ds.image_size, features=feature, split='all')
-    if lab.files != ds.files: raise RuntimeError('the labelled and the unlabelled view of the dataset list different images')
-    y = lab.targets[:, 0]
-    rows = []
-    for fold in cfg.folds:
-        train, val, ev, name = fold_splits(lab, fold)
-        if fold == 0: train = train | val                       # the fixed split: everything outside the test set trains
-        m = fit_probe(feats[train], y[train], feats[ev], y[ev], cfg.penalty, cfg.C, cfg.l1_ratio, cfg.max_iter,
-                      where=f'fold {fold} {name} of {cfg.dataset}')
-        rows.append({'model': _model_name(cfg.checkpoint), 'dataset': cfg.dataset, 'feature': feature, 'method': 'linear probe',
-                     'fold': fold, 'evaluated_on': name, 'n_train': int((~np.isnan(y[train])).sum()), **m})
-    table = pd.DataFrame(rows)
-    out = cfg.out or Path('runs') / f'probe_{cfg.dataset}_{feature}_{_model_name(cfg.checkpoint)}'
-    save_csv(table, Path(out) / 'metrics.csv')
-    save_json({'config': cfg, 'folds': rows}, Path(out) / 'metrics.json')
-    save_config(cfg, Path(out) / 'config.json', 'linear-probe')
-    save_csv(summarise(table[table.fold > 0] if (table.fold > 0).any() else table, ('model', 'dataset', 'feature', 'method')), Path(out) / 'summary.csv')
-    return table
+    """Probe the frozen features on each fold; writes metrics.csv/json and summary.csv to `cfg.out` (a new folder, or an
+    earlier probe's with `overwrite`); returns the per-fold table."""
+    feature = cfg.feature or get_spec(cfg.dataset, cfg.root).default_feature
+    out = Path(cfg.out or Path('runs') / f'probe_{cfg.dataset}_{feature}_{_model_name(cfg.checkpoint)}')
+    with output_folder(out, 'linear-probe', overwrite=cfg.overwrite, can_resume=False):
+        feats, ds = cached_features(cfg.checkpoint, cfg.dataset, cfg.root, cfg.image_size, cfg.layer, backbone=cfg.backbone, width=cfg.width,
+                                    batch_size=cfg.batch_size, device=cfg.device, progress=cfg.progress)
+        lab = FundusDataset(cfg.dataset, root=cfg.root, image_size=ds.image_size, features=feature, split='all')
+        if lab.files != ds.files: raise RuntimeError('the labelled and the unlabelled view of the dataset list different images')
+        y = lab.targets[:, 0]
+        rows = []
+        for fold in cfg.folds:
+            train, val, ev, name = fold_splits(lab, fold)
+            if fold == 0: train = train | val                       # the fixed split: everything outside the test set trains
+            m = fit_probe(feats[train], y[train], feats[ev], y[ev], cfg.penalty, cfg.C, cfg.l1_ratio, cfg.max_iter,
+                          where=f'fold {fold} {name} of {cfg.dataset}')
+            rows.append({'model': _model_name(cfg.checkpoint), 'dataset': cfg.dataset, 'feature': feature, 'method': 'linear probe',
+                         'fold': fold, 'evaluated_on': name, 'n_train': int((~np.isnan(y[train])).sum()), **m})
+        table = pd.DataFrame(rows)
+        save_csv(table, Path(out) / 'metrics.csv')
+        save_json({'config': cfg, 'folds': rows}, Path(out) / 'metrics.json')
+        save_config(cfg, Path(out) / 'config.json', 'linear-probe')
+        save_csv(summarise(table[table.fold > 0] if (table.fold > 0).any() else table, ('model', 'dataset', 'feature', 'method')), Path(out) / 'summary.csv')
+        return table
 
 # %% ../nbs/08_downstream.ipynb #69c28958
 @dataclass(frozen=True)
@@ -292,6 +296,7 @@ class FinetuneConfig(RuntimeConfig):
     width: float = field(default=1.0, metadata={'help': 'width of the random/imagenet baselines'})
     workers: int | None = field(default=2, metadata={'help': 'data-loading worker processes'})
     resume: bool = field(default=False, metadata={'help': 'continue the run(s) in OUT'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace the earlier run in OUT: remove the files it wrote (only those) and start again'})
 
     UNSUPPORTED = ('compile',)
     def __post_init__(self): refuse_runtime(self, 'finetune', *self.UNSUPPORTED)
@@ -479,19 +484,21 @@ def fit(self: Finetuner) -> dict:
 
 # %% ../nbs/08_downstream.ipynb #7fdf3af2
 def finetune(cfg: FinetuneConfig) -> pd.DataFrame:
-    "Fine-tune every fold in `cfg.folds`; writes per-fold folders, metrics.csv and summary.csv; returns the table."
+    """Fine-tune every fold in `cfg.folds`; writes per-fold folders, metrics.csv and summary.csv; returns the table.
+    The run folder must be new, empty or this run's (`--resume`); `--overwrite` first removes an earlier run's files."""
     ds = FundusDataset(cfg.dataset, root=cfg.root, image_size=cfg.image_size, features=cfg.feature, split='all')
     cfg = cfg.resolved(ds.features[0])
     out = Path(cfg.out or Path('runs') / f'finetune_{cfg.dataset}_{cfg.feature}_{_model_name(cfg.checkpoint)}')
     rows = []
-    for fold in cfg.folds:
-        res = Finetuner(cfg, fold, out / f'fold{fold}').fit()
-        rows.append({'model': _model_name(cfg.checkpoint), 'dataset': cfg.dataset, 'feature': cfg.feature, 'method': 'fine-tune',
-                     'sparsity': cfg.sparsity, **res})
-        save_csv(pd.DataFrame(rows), out / 'metrics.csv')
-    table = pd.DataFrame(rows)
-    save_csv(summarise(table, ('model', 'dataset', 'feature', 'method', 'sparsity')), out / 'summary.csv')
-    save_config(cfg, out / 'config.json', 'finetune')
+    with output_folder(out, 'finetune', resume=cfg.resume, overwrite=cfg.overwrite):
+        for fold in cfg.folds:
+            res = Finetuner(cfg, fold, out / f'fold{fold}').fit()
+            rows.append({'model': _model_name(cfg.checkpoint), 'dataset': cfg.dataset, 'feature': cfg.feature, 'method': 'fine-tune',
+                         'sparsity': cfg.sparsity, **res})
+            save_csv(pd.DataFrame(rows), out / 'metrics.csv')
+        table = pd.DataFrame(rows)
+        save_csv(summarise(table, ('model', 'dataset', 'feature', 'method', 'sparsity')), out / 'summary.csv')
+        save_config(cfg, out / 'config.json', 'finetune')
     return table
 
 # %% ../nbs/08_downstream.ipynb #72e5443c
@@ -514,6 +521,7 @@ class AlignConfig(RuntimeConfig):
     augment: str = field(default='fundus', metadata={'help': 'view augmentation preset'})
     precision: Literal['bf16', 'fp16', 'fp32'] = field(default='bf16', metadata={'help': 'bfloat16 autocast, float16 autocast with a gradient scaler, or float32'})
     workers: int | None = field(default=2, metadata={'help': 'data-loading worker processes'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace OUT even when dual-ifm did not write it'})
 
     UNSUPPORTED = ('compile',)
     def __post_init__(self): refuse_runtime(self, 'align', *self.UNSUPPORTED)
@@ -534,10 +542,20 @@ def _align_lr(cfg: AlignConfig, ep: int) -> float:
     f = epoch_lr(1.0, ep, cfg.epochs, cfg.warmup)
     return cfg.lr * f if ep < cfg.warmup else cfg.min_lr + (cfg.lr - cfg.min_lr) * f
 
+# %% ../nbs/08_downstream.ipynb #50407c3c
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    "Whether `path` is a checkpoint that dual_ifm wrote (`save_checkpoint`); False for anything else."
+    try: ck = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception: return False
+    return isinstance(ck, dict) and ck.get('format') == CHECKPOINT_FORMAT
+
 # %% ../nbs/08_downstream.ipynb #ec54fd3c
 def align_projector(cfg: AlignConfig) -> Path:
-    "Retrain only the projector of a fine-tuned model with the Cauchy loss on the dataset; writes the aligned checkpoint."
+    """Retrain only the projector of a fine-tuned model with the Cauchy loss on the dataset; writes the aligned checkpoint
+    (and its loss history, .csv, beside it). An existing file there is replaced only when dual_ifm wrote it, or with `overwrite`."""
     from tqdm import tqdm
+    out = check_replace(cfg.out or Path(cfg.checkpoint).with_name(Path(cfg.checkpoint).stem + '_aligned.pt'), cfg.overwrite, is_checkpoint)
+    check_replace(out.with_suffix('.csv'), cfg.overwrite, lambda p: is_checkpoint(out))
     from dual_ifm.train import IndexedDataset
     dev = torch.device(cfg.device) if cfg.device else default_device()
     if dev.type == 'cpu' and cfg.keep_memory: keep_freed_memory()
@@ -568,7 +586,6 @@ def align_projector(cfg: AlignConfig) -> Path:
                                 'Lower --lr, or try --precision fp32.')
         history.append({'epoch': ep + 1, 'lr': opt.param_groups[0]['lr'], 'loss': tot.item() / max(1, n)})
         bar.set_postfix(loss=f'{history[-1]["loss"]:.4f}')
-    out = Path(cfg.out or Path(cfg.checkpoint).with_name(Path(cfg.checkpoint).stem + '_aligned.pt'))
     save_checkpoint(out, model, train_config=cfg, metadata={'aligned_from': str(cfg.checkpoint)}, history=history)
     save_csv(pd.DataFrame(history), out.with_suffix('.csv'))
     return out

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, save_csv, save_figure
+from .core import atomic_write, output_folder, remove_own_files, save_csv, save_figure
 
 # %% auto #0
 __all__ = ['SCORES', 'MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'classification_scores', 'bootstrap_scores',
@@ -660,16 +660,11 @@ class _EvidenceMaker:
         return maps[:, self.cls].numpy()
 
 # %% ../nbs/10_map.ipynb #83a02e6f
-_OWN = 'dual_ifm_map.json'                                    # what a map wrote into its folder, so it can tidy up after itself
-
-def _own_folder(folder: Path) -> dict:
-    "What a previous map wrote into `folder` (its manifest; empty for a new folder); refuses a folder someone else filled."
-    if not folder.exists() or not any(folder.iterdir()): return {}
-    own = folder / _OWN
-    if not own.exists():
-        raise FileExistsError(f'{folder} already holds files that no map wrote; choose another --out (the map writes its '
-                              f'thumbnails to {folder.name}/ beside the page) or move them away.')
-    return json.loads(own.read_text())
+def _tidy_atlas(folder: Path, run, written: list[str], keys: dict) -> None:
+    "After the sheets are written: remove the map's own files that this map did not write again, and keep the sheets' keys."
+    stale = set(run.files) - set(written)                     # sheets of an earlier, larger map
+    remove_own_files(folder, stale); run.files -= stale
+    run.data['sheets'] = keys
 
 # %% ../nbs/10_map.ipynb #ef97a874
 def _write_atlases(folder, files, tile, cols, per, thumbs, evidence, checkpoint, e, batch_size, device, workers, progress, made={}):
@@ -757,13 +752,11 @@ def html_map(emb, out: str | os.PathLike, color: str | None = None, files=None, 
     if thumbs == 'atlas' or with_ev:
         data['atlas'] = {'dir': os.path.relpath(folder, page.parent).replace(os.sep, '/'), 'per': per, 'cols': cols, 'tile': thumb,
                          'thumbs': thumbs == 'atlas', 'evidence': with_ev}
-        old = _own_folder(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        bad, written, keys = _write_atlases(folder, files, thumb, cols, per, thumbs == 'atlas', evidence, checkpoint, e, batch_size,
-                                            device, workers, progress, old.get('sheets', {}))
-        for f in set(old.get('files', [])) - set(written): (folder / f).unlink(missing_ok=True)   # sheets of an earlier, larger map
-        from dual_ifm.core import save_json
-        save_json({'written_by': 'dual_ifm html_map', 'page': page.name, 'files': sorted(written), 'sheets': keys}, folder / _OWN)
+        with output_folder(folder, 'map', resume=True) as run:
+            folder.mkdir(parents=True, exist_ok=True)
+            bad, written, keys = _write_atlases(folder, files, thumb, cols, per, thumbs == 'atlas', evidence, checkpoint, e, batch_size,
+                                                device, workers, progress, run.data.get('sheets', {}))
+            _tidy_atlas(folder, run, written, keys)
         if bad:
             import warnings
             warnings.warn(f'{len(bad)} photograph(s) could not be read and show as grey tiles, e.g. {bad[:3]}.')

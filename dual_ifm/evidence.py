@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .accel import accelerate, keep_freed_memory
-from .core import RuntimeConfig, atomic_write, refuse_runtime, save_csv, save_figure, save_image, save_json
+from .core import (RuntimeConfig, atomic_write, output_folder, refuse_runtime, remove_own_files, save_csv, save_figure, save_image,
+                           save_json)
 from .data import DatasetError, FundusDataset, make_splits, normalize
 from .model import DualIFM, default_device
 from .prepare import find_fov, crop_fov, fov_mask
@@ -408,6 +409,7 @@ class EvidenceConfig(RuntimeConfig):
     background: Literal['image', 'edges'] = field(default='image', metadata={'help': 'what lies under the overlays'})
     batch_size: int = field(default=32, metadata={'help': 'images per batch'})
     precision: Literal['fp32', 'bf16'] = field(default='fp32', metadata={'help': 'float32, or bfloat16 autocast'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace an earlier evidence run in OUT (only the files it wrote are removed)'})
 
     UNSUPPORTED = ('compile', 'workers')
     def __post_init__(self):
@@ -450,10 +452,13 @@ def _dataset_maps(model: DualIFM, ds: FundusDataset, cls: int, cfg: EvidenceConf
     return maps, logits
 
 # %% ../nbs/09_evidence.ipynb #7a545f38
-def _write_overlays(ds: FundusDataset, maps: torch.Tensor, logits: torch.Tensor, cls: int, cfg: EvidenceConfig, out: Path) -> int:
-    "Photograph and overlay side by side for the `cfg.overlays` highest class logits, in `out/overlays/`; returns how many."
-    od = out / 'overlays'
-    if od.exists(): shutil.rmtree(od)
+def _write_overlays(ds: FundusDataset, maps: torch.Tensor, logits: torch.Tensor, cls: int, cfg: EvidenceConfig, out: Path,
+                    own: set | None = None) -> int:
+    """Photograph and overlay side by side for the `cfg.overlays` highest class logits, in `out/overlays/`; returns how many.
+    The overlays this run wrote before (in `own`, the run's files) are removed first; nothing else there is touched."""
+    od, own = out / 'overlays', own if own is not None else set()
+    old = sorted(f for f in own if f.startswith('overlays/'))
+    remove_own_files(out, old); own.difference_update(old)
     order = torch.argsort(logits[:, cls], descending=True).numpy()[:cfg.overlays]
     for i in order:
         img = as_hwc(ds.load_image(int(i)))
@@ -479,15 +484,18 @@ def _precision_report(model: DualIFM, ds: FundusDataset, cls: int, cfg: Evidence
 # %% ../nbs/09_evidence.ipynb #f6381d56
 def run_evidence(cfg: EvidenceConfig) -> dict:
     """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
-    masks, precision@k (precision.csv, precision.png); returns and writes summary.json."""
+    masks, precision@k (precision.csv, precision.png); returns and writes summary.json. `cfg.out` must be new, empty,
+    or an earlier evidence run's with `overwrite` (which removes only that run's files)."""
     import matplotlib.pyplot as plt
-    model, dev, ds, cls, names = _evidence_inputs(cfg)
-    out = Path(cfg.out); out.mkdir(parents=True, exist_ok=True)
-    maps, logits = _dataset_maps(model, ds, cls, cfg, dev, out)
-    n_overlays = _write_overlays(ds, maps, logits, cls, cfg, out)
-    fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
-    summary = {'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split, 'fold': cfg.fold, 'images': len(ds),
-               'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': n_overlays}
-    summary.update(_precision_report(model, ds, cls, cfg, maps, out))
-    save_json(summary, out / 'summary.json')
+    out = Path(cfg.out)
+    with output_folder(out, 'evidence', overwrite=cfg.overwrite, can_resume=False) as run:
+        model, dev, ds, cls, names = _evidence_inputs(cfg)
+        out.mkdir(parents=True, exist_ok=True)
+        maps, logits = _dataset_maps(model, ds, cls, cfg, dev, out)
+        n_overlays = _write_overlays(ds, maps, logits, cls, cfg, out, run.files)
+        fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
+        summary = {'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split, 'fold': cfg.fold, 'images': len(ds),
+                   'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': n_overlays}
+        summary.update(_precision_report(model, ds, cls, cfg, maps, out))
+        save_json(summary, out / 'summary.json')
     return summary

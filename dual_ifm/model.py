@@ -17,13 +17,14 @@ import torch.nn as nn
 
 import dual_ifm
 from .backbones import BACKBONES, Backbone, create_backbone
-from .core import RuntimeConfig, refuse_runtime, atomic_write
+from .core import RuntimeConfig, refuse_runtime, atomic_write, check_replace
 
 # %% auto #0
 __all__ = ['OUTPUTS', 'META_KEYS', 'CHECKPOINT_FORMAT', 'PUBLISHED_CLASSES', 'PRETRAINED_FORMAT', 'spatial_mean', 'DualIFMOutput',
            'DualIFM', 'normalisation_stats', 'check_meta', 'dataset_meta', 'save_checkpoint', 'PublishedObject',
            'checkpoint_safe_globals', 'load_checkpoint', 'parse_checkpoint_name', 'infer_config', 'resolve_checkpoint',
-           'to_published_state_dict', 'Explanation', 'default_device', 'embed_dataset', 'EmbedConfig', 'run_embed']
+           'to_published_state_dict', 'Explanation', 'default_device', 'embed_dataset', 'EmbedConfig', 'is_embedding',
+           'run_embed']
 
 # %% ../nbs/06_model.ipynb #a5e0c1d3
 def spatial_mean(x: torch.Tensor) -> torch.Tensor:
@@ -737,6 +738,7 @@ class EmbedConfig(RuntimeConfig):
     save_h: bool = field(default=False, metadata={'help': 'also store the pooled backbone features h'})
     workers: int | None = field(default=0, metadata={'help': 'data-loading worker processes'})
     precision: Literal['bf16', 'fp32'] | None = field(default=None, metadata={'help': 'bfloat16 autocast or float32 (default: bf16 on a GPU, fp32 on a CPU)'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace OUT even when dual-ifm did not write it'})
 
     UNSUPPORTED = ('compile',)
     def __post_init__(self):
@@ -744,8 +746,27 @@ class EmbedConfig(RuntimeConfig):
         if self.cpu_kernels == 'on': raise ValueError('embed runs the model eagerly, so --cpu-kernels on does not apply to it; leave it at auto.')
 
 # %% ../nbs/06_model.ipynb #7647177b
+def _shown(text: str) -> str:
+    "Text with file names that are not UTF-8 shown as \\x escapes (printable on any terminal)."
+    return text.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace')
+
+def _readable_crops(model: DualIFM, files: list, rel: list, chunk: int, progress: bool):
+    "Yield (indices, crops) of the readable photographs a chunk at a time; the unreadable ones go to `skipped` as (name, reason)."
+    from tqdm import tqdm
+    skipped = []
+    def gen():
+        for i in tqdm(range(0, len(files), chunk), desc='embed', disable=not progress, dynamic_ncols=True):
+            idx, crops = [], []
+            for j in range(i, min(i + chunk, len(files))):
+                try: crops.append(model.crop([files[j]])[0]); idx.append(j)
+                except (ValueError, OSError) as e: skipped.append((rel[j], str(e)))
+            if crops: yield idx, torch.stack(crops)
+    return gen(), skipped
+
+# %% ../nbs/06_model.ipynb #6659ce84
 def _embed_folder(cfg: EmbedConfig) -> dict:
-    "z (and h) of the raw photographs in `cfg.images`, with their paths and what they were normalised with."
+    "z (and h) of the readable raw photographs in `cfg.images`, with their paths, the skipped files and the statistics used."
+    import warnings
     from dual_ifm.prepare import list_images
     folder = Path(cfg.images)
     if not folder.is_dir(): raise FileNotFoundError(f'--images {folder}: no such folder of photographs.')
@@ -754,22 +775,39 @@ def _embed_folder(cfg: EmbedConfig) -> dict:
     model = DualIFM.from_pretrained(cfg.checkpoint, normalisation=cfg.normalisation, image_size=cfg.image_size)
     dev = torch.device(cfg.device) if cfg.device else default_device()
     model.to(dev, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
-    files = [folder / r for r in rel]
-    bf16 = (cfg.precision or ('bf16' if dev.type == 'cuda' else 'fp32')) == 'bf16'
-    out = {'image_path': np.array(rel), 'image_file': np.array([str(f.resolve()) for f in files]),
-           'mean': np.array(model.meta['mean']), 'std': np.array(model.meta['std']), 'image_size': model.meta['image_size']}
+    files, bf16 = [folder / r for r in rel], (cfg.precision or ('bf16' if dev.type == 'cuda' else 'fp32')) == 'bf16'
+    want = ['z'] * (model.projector is not None) + ['h'] * (cfg.save_h or model.projector is None)
+    chunks, skipped = _readable_crops(model, files, rel, max(64, cfg.batch_size), cfg.progress)
+    keep, got = [], {k: [] for k in want}
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        if model.projector is not None: out['z'] = model.embed(files, 'z', cfg.batch_size, progress=cfg.progress).float().numpy()
-        if cfg.save_h or model.projector is None: out['h'] = model.embed(files, 'h', cfg.batch_size, progress=cfg.progress).float().numpy()
-    return out
+        for idx, x in chunks:
+            keep += idx
+            for k in want: got[k].append(model.embed(x, k, cfg.batch_size, fov=False).float().numpy())
+    if not keep: raise ValueError(_shown(f'--images {folder}: none of its {len(files)} image file(s) can be read, e.g. {skipped[0][1]}'))
+    if skipped:
+        warnings.warn(_shown(f'--images {folder}: {len(skipped)} of {len(files)} image file(s) could not be read and were skipped, '
+                             f'{len(keep)} embedded: ' + '; '.join(f'{n}: {why}' for n, why in skipped)))
+    return {'image_path': np.array(rel)[keep], 'image_file': np.array([str(files[i].resolve()) for i in keep]),
+            'skipped': np.array([n for n, _ in skipped], dtype=str), 'skipped_reason': np.array([w for _, w in skipped], dtype=str),
+            'mean': np.array(model.meta['mean']), 'std': np.array(model.meta['std']), 'image_size': model.meta['image_size'],
+            **{k: np.concatenate(v) for k, v in got.items()}}
 
 # %% ../nbs/06_model.ipynb #1581d18a
+def is_embedding(path: str | os.PathLike) -> bool:
+    "Whether `path` is an embedding file that `dual-ifm embed` wrote (an .npz that records its checkpoint)."
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z: return 'checkpoint.npy' in z.namelist()
+    except (OSError, zipfile.BadZipFile): return False
+
 def run_embed(cfg: EmbedConfig) -> Path:
-    "Embed a dataset (`--dataset`) or a folder of photographs (`--images`) with a model; write z (h), labels or paths to `cfg.out` (.npz), atomically."
+    """Embed a dataset (`--dataset`) or a folder of photographs (`--images`) with a model; write z (h), labels or paths to
+    `cfg.out` (.npz), atomically. An existing `cfg.out` is replaced only when `dual-ifm embed` wrote it, or with `overwrite`."""
     if (cfg.dataset is None) == (cfg.images is None):
         raise ValueError('Give either --dataset NAME (a prepared dataset) or --images FOLDER (raw photographs), not both or neither.')
     out = Path(cfg.out)
     if out.suffix != '.npz': raise ValueError(f'--out must end in .npz, got {out}.')
+    check_replace(out, cfg.overwrite, is_embedding)
     if cfg.images is not None:
         res = _embed_folder(cfg)
         with atomic_write(out) as f: np.savez(f, **res, checkpoint=str(cfg.checkpoint), images=str(cfg.images))

@@ -20,7 +20,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .core import atomic_write, clean_partial_files, config_to_dict, load_json, parallel_map, save_csv, save_image, save_json
+from .core import atomic_write, clean_partial_files, config_to_dict, load_json, output_folder, parallel_map, save_csv, save_image, save_json
 from .data import DATASETS, DatasetError, canonical, encode_column, make_holdout, make_splits, spec_from_dict
 
 # %% auto #0
@@ -664,9 +664,14 @@ def _metadata_table(cfg, table, patients) -> pd.DataFrame:
     return meta
 
 # %% ../nbs/02_prepare.ipynb #b2bb4b56
+def _prepared_before(folder: Path) -> bool:
+    "A dataset folder without a marker that prepare takes as its own: one with a metadata.csv (prepare's checks then apply)."
+    return (folder / 'metadata' / 'metadata.csv').is_file()
+
 def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     """Prepare a raw dataset into OUT/NAME (see `PrepareConfig`); returns the dataset folder. Run again, it redoes exactly
-    the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`."""
+    the photographs whose source changed and drops those gone; other label files or output settings need `overwrite`.
+    OUT/NAME carries prepare's marker: a folder that another job wrote, or that holds files but no dataset, is refused."""
     cfg = cfg or PrepareConfig(**kwargs)
     preset = PRESETS.get(cfg.name) if cfg.preset else None
     if not cfg.images.is_dir():
@@ -679,27 +684,28 @@ def prepare_dataset(cfg: PrepareConfig | None = None, **kwargs) -> Path:
     patients = _patients(cfg, preset, table)
     folder, md = cfg.out / cfg.name, cfg.out / cfg.name / 'metadata'
     output = dict(format=cfg.format, quality=cfg.quality if cfg.format == 'jpg' else None, mask_outside=cfg.mask_outside)
-    prev = _previous_run(cfg, folder, table, label_files, output)
-    results, errors, seconds = _make_images(cfg, folder, table, prev)
-    ok = np.array([r['error'] is None for r in results], dtype=bool)
-    table, patients, done = table[ok], patients[ok], [r for r in results if r['error'] is None]
-    if len(table) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
-    ignored, old = _not_taken(cfg, preset, {r['rel'] for r in results}), prev['old']
-    removed = _remove_stale(folder, prev['old_sources'], set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
-    meta = _metadata_table(cfg, table, patients)
-    splits, holdout = _splits(meta['patient_id'], _strata(cfg, spec, meta, label_files), cfg)
-    save_json(dict(_fov_stats(done), size=cfg.size[0], region='field of view'), md / 'stats.json')
-    save_json(splits, md / 'splits.json')
-    save_json(holdout, md / 'holdout.json')
-    save_csv(_fov_table(md, results, set(meta['source_path']), prev['trusted']), md / 'fov.csv')
-    save_csv(pd.DataFrame([dict(source_path=r['rel'], size=r['stat'][0], mtime_ns=r['stat'][1]) for r in done]), md / 'sources.csv')
-    if own_spec is not None: save_json(own_spec, md / 'dataset.json')
-    elif (old or {}).get('dataset_json') and (md / 'dataset.json').exists(): (md / 'dataset.json').unlink()
-    save_csv(meta, md / 'metadata.csv')
-    save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': prev['label_records'],
-               'output': output, 'sizes': prev['sizes'], 'dataset_json': own_spec is not None, 'images': len(done),
-               'skipped': [dict(file=f, reason=e) for f, e in errors], 'ignored': ignored, 'new': sum(r['fov'] is not None for r in results),
-               'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
+    with output_folder(folder, 'prepare', resume=True, adopt=_prepared_before):
+        prev = _previous_run(cfg, folder, table, label_files, output)
+        results, errors, seconds = _make_images(cfg, folder, table, prev)
+        ok = np.array([r['error'] is None for r in results], dtype=bool)
+        table, patients, done = table[ok], patients[ok], [r for r in results if r['error'] is None]
+        if len(table) == 0: raise DatasetError(f'None of the photographs under {cfg.images} could be prepared.')
+        ignored, old = _not_taken(cfg, preset, {r['rel'] for r in results}), prev['old']
+        removed = _remove_stale(folder, prev['old_sources'], set(table['_rel']), ((old or {}).get('output') or {}).get('format', cfg.format), cfg.format)
+        meta = _metadata_table(cfg, table, patients)
+        splits, holdout = _splits(meta['patient_id'], _strata(cfg, spec, meta, label_files), cfg)
+        save_json(dict(_fov_stats(done), size=cfg.size[0], region='field of view'), md / 'stats.json')
+        save_json(splits, md / 'splits.json')
+        save_json(holdout, md / 'holdout.json')
+        save_csv(_fov_table(md, results, set(meta['source_path']), prev['trusted']), md / 'fov.csv')
+        save_csv(pd.DataFrame([dict(source_path=r['rel'], size=r['stat'][0], mtime_ns=r['stat'][1]) for r in done]), md / 'sources.csv')
+        if own_spec is not None: save_json(own_spec, md / 'dataset.json')
+        elif (old or {}).get('dataset_json') and (md / 'dataset.json').exists(): (md / 'dataset.json').unlink()
+        save_csv(meta, md / 'metadata.csv')
+        save_json({'config': config_to_dict(cfg), 'preset': preset.name if preset else None, 'base': str(base), 'labels': prev['label_records'],
+                   'output': output, 'sizes': prev['sizes'], 'dataset_json': own_spec is not None, 'images': len(done),
+                   'skipped': [dict(file=f, reason=e) for f, e in errors], 'ignored': ignored, 'new': sum(r['fov'] is not None for r in results),
+                   'removed': removed, 'seconds': round(seconds, 2)}, md / 'prepare.json')
     return folder
 
 # %% ../nbs/02_prepare.ipynb #27e39e53

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .core import clean_partial_files, config_to_dict, load_json, parallel_map, save_csv, save_image, save_json
+from .core import clean_partial_files, config_to_dict, load_json, output_folder, parallel_map, save_csv, save_image, save_json
 from .data import LESION_TYPES, make_holdout, make_splits
 
 # %% auto #0
@@ -626,6 +626,7 @@ class SynthConfig:
     glaucoma_prevalence: float = field(default=0.12, metadata={'help': 'share of patients with glaucoma (rises with age)'})
     stats_images: int = field(default=200, metadata={'help': 'images used for the normalisation statistics'})
     progress: bool = field(default=True, metadata={'help': 'show a progress bar'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace a synthetic set made with other settings in OUT/NAME (only its own files are removed)'})
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -666,15 +667,20 @@ def _synth_task(task: dict) -> dict:
 
 # %% ../nbs/01_synthetic.ipynb #db322407
 def make_synthetic(cfg: SynthConfig | None = None, **kwargs) -> Path:
-    "Generate (or complete) the synthetic dataset described by `cfg` (or by keyword arguments); returns its folder."
+    """Generate (or complete) the synthetic dataset described by `cfg` (or by keyword arguments); returns its folder.
+    The folder `OUT/NAME` carries the marker of the synthetic set: a folder that holds anything else is refused."""
     cfg = cfg or SynthConfig(**kwargs)
     folder = cfg.out / cfg.name
+    with output_folder(folder, 'synth', resume=not cfg.overwrite, overwrite=cfg.overwrite):   # a set of its own: completed, or replaced
+        return _synthesise(cfg, folder)
+
+def _synthesise(cfg: SynthConfig, folder: Path) -> Path:
     if (folder / 'metadata' / 'synth.json').exists():
         old = load_json(folder / 'metadata' / 'synth.json')
         for k in ('seed', 'n_patients', 'dr_prevalence', 'glaucoma_prevalence', 'format'):
             if old['config'].get(k) != config_to_dict(cfg)[k]:
                 raise ValueError(f'{folder} holds a synthetic set made with {k}={old["config"].get(k)!r}, not {config_to_dict(cfg)[k]!r}; '
-                                 f'choose another --name or --out, or delete {folder} to start again.')
+                                 f'pass --overwrite to replace it (only its own files are removed), or choose another --name or --out.')
     clean_partial_files(folder) if folder.exists() else None
     eyes = sample_patients(cfg.n_patients, cfg.seed, cfg.dr_prevalence, cfg.glaucoma_prevalence)
     shared = dict(folder=str(folder), seed=cfg.seed, sizes=cfg.size, format=cfg.format, masks=cfg.masks)

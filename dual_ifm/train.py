@@ -25,7 +25,9 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .augment import BatchAugment
 from .accel import CPU_KERNELS, accelerate, keep_freed_memory
-from .core import RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, save_config, save_csv, save_figure, save_json
+from contextlib import nullcontext
+from .core import (RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, output_folder, save_config, save_csv,
+                           save_figure, save_json)
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
 from .model import DualIFM, dataset_meta, load_checkpoint, save_checkpoint
@@ -309,6 +311,7 @@ class PretrainConfig(RuntimeConfig):
     wandb: Literal['offline', 'online', 'disabled'] = field(default='offline', metadata={'help': 'Weights & Biases logging mode'})
     wandb_project: str = field(default='dual-ifm', metadata={'help': 'Weights & Biases project'})
     resume: bool = field(default=False, metadata={'help': 'continue the run in OUT from its last checkpoint'})
+    overwrite: bool = field(default=False, metadata={'help': 'replace the earlier run in OUT: remove the files it wrote (only those) and start again'})
     init: str | None = field(default=None, metadata={'help': 'start from the weights of this checkpoint (e.g. a SimCLR run)'})
     start_stage: int = field(default=1, metadata={'help': 'first stage to run (e.g. 2 with --init for Dual-IFM stages 2-3)'})
 
@@ -566,7 +569,13 @@ def _init_wandb(self: Pretrainer):
 # %% ../nbs/07_train.ipynb #5e89e6d9
 @patch
 def fit(self: Pretrainer) -> Path:
-    "Run (or continue) the schedule; returns the final checkpoint."
+    """Run (or continue) the schedule; returns the final checkpoint. The run folder must be new, empty or this run's
+    (`--resume`); `--overwrite` first removes the files an earlier run wrote there (`output_folder`)."""
+    with output_folder(self.cfg.out, 'pretrain', resume=self.cfg.resume, overwrite=self.cfg.overwrite) if self.env.main else nullcontext():
+        return self._fit()
+
+@patch
+def _fit(self: Pretrainer) -> Path:
     c, e = self.cfg, self.env
     if e.main:
         c.out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ CMYK images, an animated GIF, an EXIF-rotated photograph and a file whose name i
 to ordinary photographs. Checked: no command crashes (no traceback, exit status 0, or 2 with a message naming the
 file); every file is either prepared or listed in metadata/prepare.json with its reason, and the counts add up;
 readable images come out right (upright, scaled by their bit depth, alpha laid on black); the cache and the dataset
-read them; embed gives a finite embedding of every readable photograph. Run by fuzz_data.sh; exits non-zero on the
+read them; embed exits 0, gives a finite embedding of every readable photograph and lists the unreadable ones
+(embedded + skipped = the image files in the folder). Run by fuzz_data.sh; exits non-zero on the
 first failed check."""
 import io, json, os, subprocess, sys, tempfile
 from pathlib import Path
@@ -105,19 +106,22 @@ def main() -> int:
     # --- embed --images on the raw folder
     from dual_ifm.model import DualIFM, save_checkpoint
     save_checkpoint(work / 'm.pt', DualIFM('bagnet9', embedding_dim=2, width=0.125), meta={'image_size': 32, 'mean': [0.5] * 3, 'std': [0.25] * 3})
-    r = cli('embed', '--checkpoint', work / 'm.pt', '--images', work / 'raw', '--out', work / 'raw.npz', '--no-progress', ok=(0, 2))
-    if r.returncode == 2:
-        bad = [n for n, o in expect.items() if o == 'skipped']
-        if not any(n in r.stderr for n in bad): sys.exit(f'FAIL embed --images failed without naming the file: {r.stderr}')
-        print(f'  embed --images on the hostile folder stops with a message: {r.stderr.strip()[:300]}')
-        readable = work / 'readable'; readable.mkdir()
-        for n, o in expect.items():
-            if o == 'ok': os.link(work / 'raw' / n, readable / n)
-        cli('embed', '--checkpoint', work / 'm.pt', '--images', readable, '--out', work / 'raw.npz', '--no-progress')
+    r = cli('embed', '--checkpoint', work / 'm.pt', '--images', work / 'raw', '--out', work / 'raw.npz', '--no-progress')
+    from dual_ifm.prepare import list_images
+    listed = list_images(work / 'raw')
     with np.load(work / 'raw.npz') as e:
-        n_ok = sum(o == 'ok' for o in expect.values())      # (and the name that is not UTF-8: embed takes it, it writes no CSV)
-        if len(e['z']) < n_ok or not np.isfinite(e['z']).all(): sys.exit(f'FAIL embed: {len(e["z"])} rows for {n_ok} readable photographs')
-        print(f'embedded {len(e["z"])} photographs')
+        done, skip = [str(n) for n in e['image_path']], [str(n) for n in e['skipped']]
+        print(f'embedded {len(done)}, skipped {len(skip)} of the {len(listed)} image files embed lists')
+        if len(done) + len(skip) != len(listed) or sorted(done + skip) != sorted(listed):
+            sys.exit(f'FAIL embed: {len(done)} embedded + {len(skip)} skipped != {len(listed)} image files')
+        if len(e['z']) != len(done) or not np.isfinite(e['z']).all(): sys.exit(f'FAIL embed: {len(e["z"])} finite rows for {len(done)} photographs')
+    for name, outcome in expect.items():
+        if outcome == 'ok' and name not in done: sys.exit(f'FAIL embed did not embed the readable {name!a}')
+        if outcome == 'skipped' and name in ('truncated.jpg', 'cut_short.png', 'zero_bytes.png', 'notes_named.png'):
+            if name not in skip: sys.exit(f'FAIL embed did not list the unreadable {name!a} as skipped')
+            if f'{name}: ' not in r.stderr: sys.exit(f'FAIL embed did not name {name!a} and its reason: {r.stderr[-3000:]}')
+    if f'{len(skip)} of {len(listed)} image file(s) could not be read and were skipped, {len(done)} embedded' not in r.stderr:
+        sys.exit(f'FAIL embed does not give the counts: {r.stderr[-3000:]}')
     print('fuzz_data: all checks passed')
     return 0
 
