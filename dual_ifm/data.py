@@ -384,7 +384,7 @@ def _compact_column(s: pd.Series) -> pd.Series:
     if len(v) and not np.isnan(v).any() and (v == np.round(v)).all() and np.abs(v).max() < 2**31: return num.astype(np.int32)
     return num.astype(np.float32 if np.array_equal(v.astype(np.float32).astype(np.float64), v, equal_nan=True) else np.float64)
 
-def _read_metadata(spec: DatasetSpec, csv: Path, chunk: int = 65536) -> pd.DataFrame:
+def _read_metadata(spec: DatasetSpec, csv: Path, chunk: int = 16384) -> pd.DataFrame:
     """The columns of `csv` that `spec` reads, `chunk` rows at a time: paths and ids as `TEXT`, labels compacted.
     `attrs['csv_columns']` lists every column of the file."""
     header = list(pd.read_csv(csv, nrows=0).columns)
@@ -474,12 +474,19 @@ def _check_image(path: str) -> str | None:
         return None
     except Exception as e: return f'{type(e).__name__}: {e}'
 
+def _isin(col: pd.Series, names: list) -> np.ndarray:
+    "Whether each value of the text column `col` is one of `names` (with pyarrow: its `is_in` on the column's own buffers)."
+    try: import pyarrow as pa, pyarrow.compute as pc
+    except ImportError: return col.isin(names).to_numpy(bool)
+    arr = pa.array(col.array)
+    return pc.is_in(arr, value_set=pa.array(names, arr.type)).to_numpy(zero_copy_only=False)
+
 def _readable_images(out: pd.DataFrame, image_dir: Path, csv: Path, name: str, verify: str, strict: bool, workers: int,
-                     chunk: int = 65536):
+                     chunk: int = 16384):
     "The rows whose image is there (and decodes, for verify='decode') with a `file` column, and the (file, reason) of the others."
     if verify not in ('exists', 'decode'): raise DatasetError(f"verify must be 'exists' or 'decode', got {verify!r}.")
     exists = np.zeros(len(out), dtype=bool)
-    for names in _listed_names(image_dir, chunk): exists |= out['image_path'].isin(names).to_numpy(bool)
+    for names in _listed_names(image_dir, chunk): exists |= _isin(out['image_path'], names)
     skipped = [(str(image_dir / p), 'missing') for p in out['image_path'][~exists]]
     out = out[exists]
     out.insert(0, 'file', (str(image_dir) + os.sep + out['image_path']).astype(TEXT))
