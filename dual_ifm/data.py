@@ -377,30 +377,27 @@ try: TEXT = pd.StringDtype('pyarrow', na_value=np.nan)   # pandas' `str` on Arro
 except ImportError: TEXT = pd.StringDtype('python', na_value=np.nan)   # without pyarrow (a requirement): the same values, less compact
 
 def _compact_column(s: pd.Series) -> pd.Series:
-    "A label column read as text, stored compactly: integers as int32, other numbers as float32 when exact, text as a category."
+    """A column read as text, stored compactly: integers as int32, other numbers as float32 when exact, text as a category
+    (each distinct value once), or as it is (`TEXT`) when most of its values are distinct (paths, notes)."""
     num = pd.to_numeric(s, errors='coerce')
-    if not (num.notna() | s.isna()).all(): return s.astype('category')
+    if not (num.notna() | s.isna()).all(): return s if s.nunique() > len(s) // 2 else s.astype('category')
     v = num.to_numpy(np.float64)
     if len(v) and not np.isnan(v).any() and (v == np.round(v)).all() and np.abs(v).max() < 2**31: return num.astype(np.int32)
     return num.astype(np.float32 if np.array_equal(v.astype(np.float32).astype(np.float64), v, equal_nan=True) else np.float64)
 
 def _read_metadata(spec: DatasetSpec, csv: Path, chunk: int = 16384) -> pd.DataFrame:
-    """The columns of `csv` that `spec` reads, `chunk` rows at a time: paths and ids as `TEXT`, labels compacted.
-    `attrs['csv_columns']` lists every column of the file."""
+    "The columns of `csv`, `chunk` rows at a time: the image and patient columns as `TEXT`, the others compacted."
     header = list(pd.read_csv(csv, nrows=0).columns)
     for c in (spec.image_column, spec.patient_column):
         if c not in header:
             raise DatasetError(f'{csv} has no column {c!r} (needed by every dataset). Columns found: {header}. '
                                f'Rename the column in the CSV, or set "{"image_column" if c == spec.image_column else "patient_column"}" '
                                f'in {csv.parent}/dataset.json.')
-    ids = (spec.image_column, spec.patient_column)
-    use = [c for c in header if c in ids or c in {col.source for col in spec.columns.values()}]
-    parts = list(pd.read_csv(csv, usecols=use, dtype=TEXT, keep_default_na=True, chunksize=chunk))
+    parts = list(pd.read_csv(csv, dtype=TEXT, keep_default_na=True, chunksize=chunk))
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]     # Arrow chunks joined without a copy
     del parts
-    for c in use:
-        if c not in ids: df[c] = _compact_column(df[c])
-    df.attrs['csv_columns'] = header
+    for c in df.columns:
+        if c not in (spec.image_column, spec.patient_column): df[c] = _compact_column(df[c])
     return df
 
 def _need_columns(spec, df, shorts, csv):
@@ -411,7 +408,7 @@ def _need_columns(spec, df, shorts, csv):
         src = spec.columns[s].source
         if src not in df.columns:
             raise DatasetError(f'{csv} has no column {src!r}, which feature {s!r} of dataset {spec.name!r} is read from. '
-                               f'Columns found: {df.attrs.get("csv_columns", list(df.columns))}. Rename the column in the CSV, or set "source" for {s!r} '
+                               f'Columns found: {list(df.columns)}. Rename the column in the CSV, or set "source" for {s!r} '
                                f'in {csv.parent}/dataset.json.')
 
 # %% ../nbs/00_data.ipynb #97239382
@@ -521,8 +518,8 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
                verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
     """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
 
-    `table` has `file` (the image folder joined to `image_path`), `image_path`, `patient_id`, every column the spec
-    reads (under its source and its short name), and one `y_<feature>` column of codes per asked feature (NaN when
+    `table` has `file` (the image folder joined to `image_path`), `image_path`, `patient_id`, every column of
+    metadata.csv (spec columns also under their short name), and one `y_<feature>` column of codes per asked feature (NaN when
     missing); text is held compactly (`TEXT`, categories), see `_read_metadata`. `info` holds the spec, the image size, the
     classes per feature and the skipped images."""
     spec = spec or get_spec(name, root)
