@@ -21,7 +21,7 @@ from PIL import Image
 from .core import load_json, parallel_map
 
 # %% auto #0
-__all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'DatasetError', 'Column',
+__all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'TEXT', 'DatasetError', 'Column',
            'RowFilter', 'DatasetSpec', 'register_dataset', 'spec_from_dict', 'spec_to_dict', 'dataset_folder',
            'get_spec', 'canonical', 'canonical_values', 'encode_column', 'make_splits', 'make_holdout',
            'available_sizes', 'load_table', 'cache_paths', 'open_cache', 'FundusDataset', 'load_dataset', 'build_cache',
@@ -373,8 +373,14 @@ def _check_folder(name, folder, image_size):
     return image_size
 
 # %% ../nbs/00_data.ipynb #bb1152c3
-try: TEXT = pd.StringDtype('pyarrow', na_value=np.nan)   # pandas' `str` on Arrow: no Python object per row
-except ImportError: TEXT = pd.StringDtype('python', na_value=np.nan)   # without pyarrow (a requirement): the same values, less compact
+def _text_dtype():
+    "pandas' `str` on Arrow when pyarrow is installed (no Python object per row), else on Python strings."
+    for storage in ('pyarrow', 'python'):
+        try: return pd.StringDtype(storage, na_value=np.nan)
+        except (ImportError, TypeError): pass          # no pyarrow; pandas before 2.3
+    return object
+
+TEXT = _text_dtype()
 
 def _compact_column(s: pd.Series) -> pd.Series:
     """A column read as text, stored compactly: integers as int32, other numbers as float32 when exact, text as a category
