@@ -21,7 +21,7 @@ from PIL import Image
 from .core import load_json, parallel_map
 
 # %% auto #0
-__all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'DatasetError', 'Column',
+__all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'TEXT', 'DatasetError', 'Column',
            'RowFilter', 'DatasetSpec', 'register_dataset', 'spec_from_dict', 'spec_to_dict', 'dataset_folder',
            'get_spec', 'canonical', 'canonical_values', 'encode_column', 'make_splits', 'make_holdout',
            'available_sizes', 'load_table', 'cache_paths', 'open_cache', 'FundusDataset', 'load_dataset', 'build_cache',
@@ -270,37 +270,38 @@ def canonical_values(values, mapping: dict | None = None) -> list:
         canon = [m.get(c, c) if c is not None else None for c in canon]
     return canon
 
+def _canonical_factor(values, mapping: dict | None = None) -> tuple[list, np.ndarray]:
+    """The canonical forms of the distinct values of `values` (after `mapping`), with None appended, and for each row the
+    index of its form (-1, the None, when missing): a column is canonicalised once per distinct value, not once per row."""
+    codes, uniq = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
+    return canonical_values(list(uniq), mapping) + [None], codes
+
 # %% ../nbs/00_data.ipynb #29ca561e
 def encode_column(values: pd.Series, col: Column, short: str, missing_values=MISSING_WORDS, where: str = 'metadata.csv'):
     """Map raw values to numbers: class codes for categorical columns (NaN when missing), floats for numeric ones.
 
     Returns `(codes, classes)`; raises `DatasetError` naming the column, the file and the bad values when a value is
-    not one of `col.classes` (or not a number, for numeric columns)."""
-    canon = canonical_values(values, col.mapping)
-    missing = np.array([_is_missing(c, missing_values) for c in canon], dtype=bool)
+    not one of `col.classes` (or not a number, for numeric columns). Works on the distinct values, then per row."""
+    canon, row = _canonical_factor(values, col.mapping)
+    miss = np.array([_is_missing(c, missing_values) for c in canon], dtype=bool)
     if col.kind == 'numeric':
-        num = pd.to_numeric(pd.Series([None if m else c for c, m in zip(canon, missing)], dtype=object), errors='coerce').to_numpy(np.float32)
-        bad = sorted({c for c, m, x in zip(canon, missing, num) if not m and np.isnan(x)})
-        if bad:
-            n_bad = int((~missing & np.isnan(num)).sum())
+        num = pd.to_numeric(pd.Series([None if m else c for c, m in zip(canon, miss)], dtype=object), errors='coerce').to_numpy(np.float32)
+        bad = ~miss & np.isnan(num)
+        if bad.any():
             raise DatasetError(f'Column {col.source!r} (feature {short!r}) in {where} should be numeric but holds '
-                               f'{bad[:10]} in {n_bad} row(s). Fix the values, or mark them missing '
+                               f'{sorted({canon[k] for k in np.flatnonzero(bad)})[:10]} in {int(bad[row].sum())} row(s). Fix the values, or mark them missing '
                                f'with one of {list(missing_values)}, or declare the column "categorical" in metadata/dataset.json.')
-        return num, None
-    present = [c for c, m in zip(canon, missing) if not m]
-    if col.classes is not None:
-        classes = list(col.classes)
-    else:
-        uniq = sorted(set(present), key=lambda s: (0, float(s), s) if isinstance(_typed(s), (int, float)) else (1, 0.0, s))
-        classes = [_typed(s) for s in uniq]
+        return num[row], None
+    present = sorted({c for c, m in zip(canon, miss) if not m}, key=lambda s: (0, float(s), s) if isinstance(_typed(s), (int, float)) else (1, 0.0, s))
+    classes = list(col.classes) if col.classes is not None else [_typed(s) for s in present]
     lookup = {canonical(c): i for i, c in enumerate(classes)}
-    bad = [c for c in present if c not in lookup]
-    if bad:
-        raise DatasetError(f'Column {col.source!r} (feature {short!r}) in {where} has value(s) {sorted(set(bad))[:10]} in '
-                           f'{len(bad)} row(s) that are not among the allowed classes {classes}. Correct them, mark them missing '
+    bad = np.array([not m and c not in lookup for c, m in zip(canon, miss)], dtype=bool)
+    if bad.any():
+        raise DatasetError(f'Column {col.source!r} (feature {short!r}) in {where} has value(s) {sorted({canon[k] for k in np.flatnonzero(bad)})[:10]} in '
+                           f'{int(bad[row].sum())} row(s) that are not among the allowed classes {classes}. Correct them, mark them missing '
                            f'with one of {list(missing_values)}, or change "classes" for {short!r} in metadata/dataset.json.')
-    codes = np.array([np.nan if m else lookup[c] for c, m in zip(canon, missing)], dtype=np.float32)
-    return codes, classes
+    codes = np.array([np.nan if m else lookup[c] for c, m in zip(canon, miss)], dtype=np.float32)
+    return codes[row], classes
 
 # %% ../nbs/00_data.ipynb #353521bd
 _PHI = (math.sqrt(5) - 1) / 2
@@ -372,13 +373,37 @@ def _check_folder(name, folder, image_size):
     return image_size
 
 # %% ../nbs/00_data.ipynb #bb1152c3
-def _read_metadata(spec: DatasetSpec, csv: Path) -> pd.DataFrame:
-    df = pd.read_csv(csv, dtype={spec.image_column: str, spec.patient_column: str}, keep_default_na=True, low_memory=False)
+def _text_dtype():
+    "pandas' `str` on Arrow when pyarrow is installed (no Python object per row), else on Python strings."
+    for storage in ('pyarrow', 'python'):
+        try: return pd.StringDtype(storage, na_value=np.nan)
+        except (ImportError, TypeError): pass          # no pyarrow; pandas before 2.3
+    return object
+
+TEXT = _text_dtype()
+
+def _compact_column(s: pd.Series) -> pd.Series:
+    """A column read as text, stored compactly: integers as int32, other numbers as float32 when exact, text as a category
+    (each distinct value once), or as it is (`TEXT`) when most of its values are distinct (paths, notes)."""
+    num = pd.to_numeric(s, errors='coerce')
+    if not (num.notna() | s.isna()).all(): return s if s.nunique() > len(s) // 2 else s.astype('category')
+    v = num.to_numpy(np.float64)
+    if len(v) and not np.isnan(v).any() and (v == np.round(v)).all() and np.abs(v).max() < 2**31: return num.astype(np.int32)
+    return num.astype(np.float32 if np.array_equal(v.astype(np.float32).astype(np.float64), v, equal_nan=True) else np.float64)
+
+def _read_metadata(spec: DatasetSpec, csv: Path, chunk: int = 16384) -> pd.DataFrame:
+    "The columns of `csv`, `chunk` rows at a time: the image and patient columns as `TEXT`, the others compacted."
+    header = list(pd.read_csv(csv, nrows=0).columns)
     for c in (spec.image_column, spec.patient_column):
-        if c not in df.columns:
-            raise DatasetError(f'{csv} has no column {c!r} (needed by every dataset). Columns found: {list(df.columns)}. '
+        if c not in header:
+            raise DatasetError(f'{csv} has no column {c!r} (needed by every dataset). Columns found: {header}. '
                                f'Rename the column in the CSV, or set "{"image_column" if c == spec.image_column else "patient_column"}" '
                                f'in {csv.parent}/dataset.json.')
+    parts = list(pd.read_csv(csv, dtype=TEXT, keep_default_na=True, chunksize=chunk))
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]     # Arrow chunks joined without a copy
+    del parts
+    for c in df.columns:
+        if c not in (spec.image_column, spec.patient_column): df[c] = _compact_column(df[c])
     return df
 
 def _need_columns(spec, df, shorts, csv):
@@ -420,25 +445,28 @@ def _split_patients(folder, name, split, fold) -> set[str] | None:
                                f'patient-level. Regenerate the file with `dual_ifm.data.make_splits`.')
     return set(map(str, parts[split]))
 
-def _list_files(image_dir: Path) -> set[str]:
-    out = set()
+def _listed_names(image_dir: Path, chunk: int = 65536):
+    "The files under `image_dir` (paths relative to it), in lists of at most `chunk` names."
+    names = []
     for dirpath, _, files in os.walk(image_dir):
         rel = os.path.relpath(dirpath, image_dir)
-        out.update(f if rel == '.' else os.path.join(rel, f) for f in files)
-    return out
+        for f in files:
+            names.append(f if rel == '.' else os.path.join(rel, f))
+            if len(names) == chunk: yield names; names = []
+    if names: yield names
 
 # %% ../nbs/00_data.ipynb #c9ea9237
 def _short_names(spec: DatasetSpec, df: pd.DataFrame) -> pd.DataFrame:
     "The metadata with each spec column also under its short name, the id columns renamed, and the spec's row filters applied."
-    out = df.copy()
+    out = df.copy(deep=False)
     for short, col in spec.columns.items():
         if col.source in df.columns: out[short] = df[col.source]
     out = out.rename(columns={spec.image_column: 'image_path', spec.patient_column: 'patient_id'})
     # row filters (on mapped, canonical values)
     for flt in spec.filters:
         keep = {canonical(k) for k in flt.keep}
-        vals = canonical_values(out[flt.column], spec.columns[flt.column].mapping)
-        out = out[np.array([v in keep for v in vals], dtype=bool)]
+        canon, row = _canonical_factor(out[flt.column], spec.columns[flt.column].mapping)
+        out = out[np.array([c in keep for c in canon], dtype=bool)[row]]
     return out
 
 # %% ../nbs/00_data.ipynb #bcd895a8
@@ -449,19 +477,27 @@ def _check_image(path: str) -> str | None:
         return None
     except Exception as e: return f'{type(e).__name__}: {e}'
 
-def _readable_images(out: pd.DataFrame, image_dir: Path, csv: Path, name: str, verify: str, strict: bool, workers: int):
+def _isin(col: pd.Series, names: list) -> np.ndarray:
+    "Whether each value of the text column `col` is one of `names` (with pyarrow: its `is_in` on the column's own buffers)."
+    try: import pyarrow as pa, pyarrow.compute as pc
+    except ImportError: return col.isin(names).to_numpy(bool)
+    arr = pa.array(col.array)
+    return pc.is_in(arr, value_set=pa.array(names, arr.type)).to_numpy(zero_copy_only=False)
+
+def _readable_images(out: pd.DataFrame, image_dir: Path, csv: Path, name: str, verify: str, strict: bool, workers: int,
+                     chunk: int = 16384):
     "The rows whose image is there (and decodes, for verify='decode') with a `file` column, and the (file, reason) of the others."
-    present = _list_files(image_dir)
-    exists = out['image_path'].isin(present).to_numpy()
+    if verify not in ('exists', 'decode'): raise DatasetError(f"verify must be 'exists' or 'decode', got {verify!r}.")
+    exists = np.zeros(len(out), dtype=bool)
+    for names in _listed_names(image_dir, chunk): exists |= _isin(out['image_path'], names)
     skipped = [(str(image_dir / p), 'missing') for p in out['image_path'][~exists]]
     out = out[exists]
-    out.insert(0, 'file', [str(image_dir / p) for p in out['image_path']])
+    out.insert(0, 'file', (str(image_dir) + os.sep + out['image_path']).astype(TEXT))
     if verify == 'decode' and len(out):
         reasons = list(parallel_map(_check_image, list(out['file']), workers=workers, desc='verify', progress=len(out) > 1000))
         bad = np.array([r is not None for r in reasons])
         skipped += [(f, r) for f, r in zip(out['file'][bad], np.array(reasons, dtype=object)[bad])]
         out = out[~bad]
-    elif verify not in ('exists', 'decode'): raise DatasetError(f"verify must be 'exists' or 'decode', got {verify!r}.")
     if skipped:
         listing = '; '.join(f'{f} ({r})' for f, r in skipped[:5]) + (' ...' if len(skipped) > 5 else '')
         if strict:
@@ -488,8 +524,9 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
                verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
     """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
 
-    `table` has `file` (absolute image path), `patient_id`, every metadata column under its short name, and one
-    `y_<feature>` column of codes per asked feature (NaN when missing). `info` holds the spec, the image size, the
+    `table` has `file` (the image folder joined to `image_path`), `image_path`, `patient_id`, every column of
+    metadata.csv (spec columns also under their short name), and one `y_<feature>` column of codes per asked feature (NaN when
+    missing); text is held compactly (`TEXT`, categories), see `_read_metadata`. `info` holds the spec, the image size, the
     classes per feature and the skipped images."""
     spec = spec or get_spec(name, root)
     if isinstance(features, str): features = [features]
@@ -522,13 +559,13 @@ def _load_union(spec, root, image_size, features, split, fold, dropna, strict, v
     if missing:
         raise DatasetError(f'Dataset {spec.name!r} is the union of {spec.parts}, but {missing} are not under {Path(root).resolve()}. '
                            f'Prepare them with `dual-ifm prepare --name NAME ...`.')
-    tables, skipped, classes = [], [], {}
+    tables, skipped, classes, parts = [], [], {}, pd.CategoricalDtype(list(spec.parts))
     for p in spec.parts:
         pspec = get_spec(p, root)
         feats = [f for f in features if f in pspec.columns]
         t, inf = load_table(p, root, image_size, feats, split, fold, dropna, strict, verify, pspec, workers)
-        t.insert(1, 'dataset', p)
-        t['patient_id'] = p + '/' + t['patient_id']
+        t.insert(1, 'dataset', pd.Categorical.from_codes(np.full(len(t), spec.parts.index(p)), dtype=parts))
+        t['patient_id'] = (p + '/' + t['patient_id']).astype(TEXT)
         tables.append(t); skipped += inf['skipped']; image_size = inf['image_size']
         for f, c in inf['classes'].items():
             if classes.setdefault(f, c) != c:
@@ -537,6 +574,8 @@ def _load_union(spec, root, image_size, features, split, fold, dropna, strict, v
     for f in features:
         if f not in classes: raise DatasetError(f'No part of dataset {spec.name!r} ({spec.parts}) has feature {f!r}.')
     out = pd.concat(tables, ignore_index=True)
+    for c in out.columns:                                   # a label column that the parts hold in different forms
+        if out[c].dtype == object: out[c] = out[c].astype('category')
     return out, dict(spec=spec, image_size=image_size, classes=classes, features=features, skipped=skipped,
                      folder=dataset_folder(spec.name, root))
 

@@ -3,7 +3,9 @@
 Builds a synthetic archive (a few hundred synthetic photographs, hard-linked under N distinct names, with their labels),
 a synthetic 2-D embedding of it (clusters by DR grade), and then measures, each step in its own process so that its peak
 memory (ru_maxrss) is its own:
-  table      the archive's `FundusDataset` alone (its table of paths and labels, which the embedding step also holds)
+  table      the archive's `FundusDataset` alone (its table of paths and labels, which the embedding step also holds;
+             `strings` says whether its text is Arrow-backed: with pyarrow installed, pandas imports it in every step,
+             about 65 MB more for each, so compare runs with and without it by their growth)
   embed      `stream_embed` of the archive with a tiny model (batches into memory-mapped files)
   page       `html_map` with thumbnail sheets (`--thumbs atlas`): time, page size, sheets' size
   linked     `html_map` linking the photographs (`--thumbs dataset`): time, page size
@@ -114,9 +116,9 @@ def step(name: str, work: Path, n: int) -> dict:
     elif name == 'imports':                                        # what every step's peak holds before it starts
         res = {}
     elif name == 'table':                                          # what the dataset's own table costs (FundusDataset, 00_data)
-        from dual_ifm.data import FundusDataset
+        from dual_ifm.data import FundusDataset, TEXT
         ds = FundusDataset(f'bench_{n}', root=work / 'datasets', image_size=32, features=['dr'], split='all')
-        res = {'table_mb': round(ds.table.memory_usage(deep=True).sum() / 1e6, 1)}
+        res = {'table_mb': round(ds.table.memory_usage(deep=True).sum() / 1e6, 1), 'strings': getattr(TEXT, 'storage', 'object')}
     elif name == 'knn':
         e = load_embedding(synthetic_embedding(work, n))
         t0 = time.perf_counter()
@@ -241,6 +243,7 @@ def report(rows) -> str:
             ('peak memory building the page (linked), MB', 'linked', 'peak_mb', '{}', ''),
             ('peak memory of a step that loads the dataset (`FundusDataset`), MB', 'table', 'peak_mb', '{}', ''),
             ('the dataset\'s table in memory (pandas, deep), MB', 'table', 'table_mb', '{:.1f}', ''),
+            ('its strings (pyarrow: Arrow-backed; python: Python objects)', 'table', 'strings', '{}', ''),
             ('streaming embedding (tiny model, 32 px), s', 'embed', 'seconds', '{:.0f}', ''),
             ('streaming embedding: h on disk, MB', 'embed', 'h_mb', '{:.0f}', ''),
             ('streaming embedding: peak memory, MB', 'embed', 'peak_mb', '{}', 'flat'),
