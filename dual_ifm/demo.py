@@ -219,7 +219,7 @@ def headline(st: dict) -> dict:
     h['precision_at_10'] = float(p.get('p@10', p.get(f"p@{max([int(c[2:]) for c in p if c.startswith('p@')] or [0])}", nan)))
     h['precision_chance'] = float(p.get('chance', nan))
     h.update({f'seconds_{k}': float(v) for k, v in st.get('_seconds', {}).items()})
-    h['total_seconds'] = float(sum(st.get('_seconds', {}).values()))
+    h['total_seconds'] = round(float(sum(st.get('_seconds', {}).values())), 1)   # the same in any order of the steps
     return h
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222;line-height:1.45}

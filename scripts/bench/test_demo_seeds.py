@@ -41,7 +41,7 @@ def test_arguments(tmp: Path):
 
 def test_study(tmp: Path):
     out = tmp / 'res.json'
-    argv = ['--seeds', '0,1', '--variant', 'tiny=--quick --n-patients 12', '--work', str(tmp / 'w'), '--out', str(out)]
+    argv = ['--seeds', '0,1', '--variant', 'tiny=--quick', '--work', str(tmp / 'w'), '--out', str(out)]
     with contextlib.redirect_stdout(io.StringIO()) as said: assert ds.main(argv) == 0
     r = json.loads(out.read_text())
     runs = r['variants']['tiny']['runs']
@@ -62,7 +62,7 @@ def test_study(tmp: Path):
     # two variants make the trade-off figure
     r2 = {**r, 'variants': {'a': r['variants']['tiny'], 'b': r['variants']['tiny']}}
     ds.plot(r2, tmp / 'f.png')
-    assert ds.variants_table(r2).count('| `dual-ifm demo --seed S --quick --n-patients 12` | 0, 1 |') == 2
+    assert ds.variants_table(r2).count('| `dual-ifm demo --seed S --quick` | 0, 1 |') == 2
     assert (tmp / 'f.png').stat().st_size > 5000
 
 
