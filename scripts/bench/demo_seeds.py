@@ -142,7 +142,8 @@ def write_markdown(results: dict, path: Path) -> None:
     "The results as Markdown: one table per variant, then the runs one by one."
     out = [f"# Demo seed study, {results['date']}", '', f"Command: `{results['command']}`", '',
            f"Machine: {results['machine']['cpus']} CPUs ({results['machine']['cpu']}), torch {results['machine']['torch']}, "
-           f"load average {results['load_before']} before and {results['load_after']} after.", '']
+           f"load average {results['load_before']} when this study began and {results['load_after']} when it ended (runs it found "
+           f"finished were not repeated: their times are those of the runs themselves).", '']
     if len(results['variants']) > 1: out += ['## The settings side by side', '', variants_table(results), '']
     for name, v in results['variants'].items():
         out += [f'## {name}: `{v["command_shape"]}`', '', readme_table(results, name), '', '| seed | ' + ' | '.join(k for _, k in README_ROWS) + ' | minutes |',
