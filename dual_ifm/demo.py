@@ -270,7 +270,7 @@ def _report_data(cfg: DemoConfig, st: dict) -> list[str]:
            f'fine-tuning the fold-0 train and validation patients; every map and score below is on the held-out test patients.</p>']
     pt = st.get('pretrain', {})
     if pt:
-        out += ['<h2>2. Pretraining</h2>', f'<p>Dual-IFM, BagNet-33 at width {_e(cfg.width)}, epochs {_e(cfg.epochs)} (SimCLR 128-D; 2-D last layer; '
+        out += ['<h2>2. Pretraining</h2>', f'<p>Dual-IFM, {_e(cfg.backbone.replace("bagnet", "BagNet-"))} at width {_e(cfg.width)}, epochs {_e(cfg.epochs)} (SimCLR 128-D; 2-D last layer; '
                 f'2-D all), batch {_e(cfg.batch_size)}, LARS, bfloat16. Loss {float(pt["loss_first"]):.3f} at the first epoch, '
                 f'{float(pt["loss_last_stage1"]):.3f} at the end of the SimCLR stage, {float(pt["loss_last"]):.3f} at the end; '
                 f'{float(pt["photos_per_s"]):.1f} photographs/s.</p>', _img_tag(pt['figure'])]
