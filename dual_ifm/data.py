@@ -24,8 +24,8 @@ from .core import load_json, parallel_map
 __all__ = ['MISSING_WORDS', 'NORMALISATION', 'DATASETS', 'SPEC_FILES', 'SPLITS', 'LESION_TYPES', 'TEXT', 'DatasetError', 'Column',
            'RowFilter', 'DatasetSpec', 'register_dataset', 'spec_from_dict', 'spec_to_dict', 'dataset_folder',
            'get_spec', 'canonical', 'canonical_values', 'encode_column', 'make_splits', 'make_holdout',
-           'available_sizes', 'load_table', 'cache_paths', 'open_cache', 'FundusDataset', 'load_dataset', 'build_cache',
-           'normalize']
+           'available_sizes', 'table_files', 'load_table', 'cache_paths', 'open_cache', 'FundusDataset', 'load_dataset',
+           'build_cache', 'normalize']
 
 # %% ../nbs/00_data.ipynb #dd6eb29b
 MISSING_WORDS = ('missing', 'not specified', 'decline', 'unknown', 'other', 'nan', '')
@@ -484,20 +484,26 @@ def _isin(col: pd.Series, names: list) -> np.ndarray:
     arr = pa.array(col.array)
     return pc.is_in(arr, value_set=pa.array(names, arr.type)).to_numpy(zero_copy_only=False)
 
+def table_files(table: pd.DataFrame, rows=None) -> list[str]:
+    "The path of each photograph of a dataset table: its `image_dir` joined to its `image_path`, for the positions `rows` (default: all)."
+    d, p = table['image_dir'], table['image_path']
+    if rows is not None: d, p = d.iloc[rows], p.iloc[rows]
+    return [f'{a}{os.sep}{b}' for a, b in zip(d, p)]
+
 def _readable_images(out: pd.DataFrame, image_dir: Path, csv: Path, name: str, verify: str, strict: bool, workers: int,
                      chunk: int = 16384):
-    "The rows whose image is there (and decodes, for verify='decode') with a `file` column, and the (file, reason) of the others."
+    "The rows whose image is there (and decodes, for verify='decode') with an `image_dir` column, and the (file, reason) of the others."
     if verify not in ('exists', 'decode'): raise DatasetError(f"verify must be 'exists' or 'decode', got {verify!r}.")
     exists = np.zeros(len(out), dtype=bool)
     for names in _listed_names(image_dir, chunk): exists |= _isin(out['image_path'], names)
     skipped = [(str(image_dir / p), 'missing') for p in out['image_path'][~exists]]
     out = out[exists]
-    out.insert(0, 'file', (str(image_dir) + os.sep + out['image_path']).astype(TEXT))
+    out.insert(0, 'image_dir', pd.Categorical.from_codes(np.zeros(len(out), np.int8), categories=[str(image_dir)]))
     if verify == 'decode' and len(out):
-        reasons = list(parallel_map(_check_image, list(out['file']), workers=workers, desc='verify', progress=len(out) > 1000))
-        bad = np.array([r is not None for r in reasons])
-        skipped += [(f, r) for f, r in zip(out['file'][bad], np.array(reasons, dtype=object)[bad])]
-        out = out[~bad]
+        files = table_files(out)
+        reasons = list(parallel_map(_check_image, files, workers=workers, desc='verify', progress=len(out) > 1000))
+        skipped += [(f, r) for f, r in zip(files, reasons) if r is not None]
+        out = out[np.array([r is None for r in reasons])]
     if skipped:
         listing = '; '.join(f'{f} ({r})' for f, r in skipped[:5]) + (' ...' if len(skipped) > 5 else '')
         if strict:
@@ -524,7 +530,7 @@ def load_table(name: str, root='datasets', image_size: int | None = None, featur
                verify: Literal['exists', 'decode'] = 'exists', spec: DatasetSpec | None = None, workers: int = 0):
     """Read the rows of dataset `name` for `split`/`fold`: returns `(table, info)`.
 
-    `table` has `file` (the image folder joined to `image_path`), `image_path`, `patient_id`, every column of
+    `table` has `image_dir` (the image folder, a category; see `table_files`), `image_path`, `patient_id`, every column of
     metadata.csv (spec columns also under their short name), and one `y_<feature>` column of codes per asked feature (NaN when
     missing); text is held compactly (`TEXT`, categories), see `_read_metadata`. `info` holds the spec, the image size, the
     classes per feature and the skipped images."""
@@ -608,7 +614,8 @@ def _cache_rows(folder: Path, image_size: int, table: pd.DataFrame, check: int =
     rows = rows.to_numpy(np.int64)
     sample = np.random.default_rng(0).choice(len(rows), min(check, len(rows)), replace=False) if len(rows) else []
     for j in sample:
-        if _file_stat(table['file'].iat[j]) != idx['stat'][rows[j]]: return None, f'{table["file"].iat[j]} changed after the cache was built'
+        f = table_files(table, [j])[0]
+        if _file_stat(f) != idx['stat'][rows[j]]: return None, f'{f} changed after the cache was built'
     return rows, 'ok'
 
 # %% ../nbs/00_data.ipynb #82d0c9fc
@@ -659,7 +666,12 @@ def __getstate__(self: FundusDataset):                        # memory maps are 
 def __len__(self: FundusDataset): return len(self.table)
 
 @patch(as_prop=True)
-def files(self: FundusDataset) -> list[str]: return list(self.table['file'])
+def files(self: FundusDataset) -> list[str]:
+    "The path of every photograph, in the table's order (formed on each call; `file(i)` for one)."
+    return table_files(self.table)
+
+@patch
+def file(self: FundusDataset, i: int) -> str: return table_files(self.table, [i])[0]
 
 @patch(as_prop=True)
 def patients(self: FundusDataset) -> np.ndarray: return self.table['patient_id'].to_numpy()
@@ -684,7 +696,7 @@ def normalization(self: FundusDataset) -> tuple[tuple, tuple]:
 @patch
 def load_image(self: FundusDataset, i: int):
     "Decode image `i` as the dataset's `output` type (no transform); raises `DatasetError` naming the file if it cannot."
-    path = self.table['file'].iat[i]
+    path = self.file(i)
     if self._rows is not None:
         if self._mm is None: self._mm = open_cache(cache_paths(self.folder, self.image_size)[0])
         a = np.array(self._mm[self._rows[i]])
@@ -707,8 +719,8 @@ def __getitem__(self: FundusDataset, i: int):
         try: img = self.load_image(j)
         except DatasetError as e:
             if self.strict: raise
-            if (self.table['file'].iat[j], 'unreadable') not in self.skipped:
-                self.skipped.append((self.table['file'].iat[j], 'unreadable'))
+            if (self.file(j), 'unreadable') not in self.skipped:
+                self.skipped.append((self.file(j), 'unreadable'))
                 warnings.warn(f'{e} Serving the next readable image instead (strict=True raises).')
             continue
         if self.transform is not None: img = self.transform(img)
@@ -782,7 +794,7 @@ def build_cache(name: str, root: str | os.PathLike = 'datasets', image_size: int
     with output_folder(data.parent, 'cache', shared=True) as run:       # cache/ also holds feature caches of other jobs
         data.parent.mkdir(parents=True, exist_ok=True)
         tmp = data.with_name(data.name + f'.tmp{os.getpid()}')
-        files = list(table['file'])
+        files = table_files(table)
         try:
             mm = np.memmap(tmp, dtype=np.uint8, mode='w+', shape=(len(files), size, size, 3))
             bar = tqdm(total=len(files), desc=f'cache {name} {size}px', disable=not progress, dynamic_ncols=True)

@@ -443,13 +443,14 @@ def _text_member(zf, name: str, n: int, chunk_of, rows: int = 4096) -> None:
 
 def _table_members(zf, ds, rows: int = 4096) -> None:
     "The per-photograph text of dataset `ds` (image_path, patient_id, the resolved image_file), `rows` rows at a time."
+    from dual_ifm.data import table_files
     t = ds.table
     def column(name, f=str):
         col = t[name].array                          # slices of the array itself: no new pandas object per chunk
         return lambda a, b: [f(v) for v in col[a:b]]
     _text_member(zf, 'image_path', len(t), column('image_path'), rows)
     _text_member(zf, 'patient_id', len(t), column('patient_id'), rows)
-    _text_member(zf, 'image_file', len(t), column('file', lambda f: str(Path(f).resolve())), rows)
+    _text_member(zf, 'image_file', len(t), lambda a, b: [str(Path(f).resolve()) for f in table_files(t, range(a, b))], rows)
 
 # %% ../nbs/10_map.ipynb #7935a93f
 def _embed_to_npy(model, ds, folder: Path, batch_size: int, save_h: bool, device, workers: int, progress: bool,

@@ -714,7 +714,7 @@ def embed_dataset(model: DualIFM, ds: FundusDataset, batch_size: int = 64, devic
         if o.h is not None: hs.append(o.h.float().cpu())
     import json
     out = {'targets': ds.targets, 'features': np.array(ds.features), 'image_path': ds.table['image_path'].to_numpy(str),
-           'patient_id': ds.table['patient_id'].to_numpy(str), 'image_file': np.array([str(Path(f).resolve()) for f in ds.table['file']]),
+           'patient_id': ds.table['patient_id'].to_numpy(str), 'image_file': np.array([str(Path(f).resolve()) for f in ds.files]),
            'classes': np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None}))}
     if zs: out['z'] = torch.cat(zs).numpy()
     if hs: out['h'] = torch.cat(hs).numpy()

@@ -76,7 +76,7 @@ def synthetic_embedding(work: Path, n: int, size: int = 64) -> Path:
     centres = np.array([[0, 0], [3, 1.5], [5, -1], [6.5, 2.5], [8, 0]])
     ang = rng.uniform(0, 2 * np.pi, n); rad = np.abs(rng.normal(0, 1.1, n)) ** 0.8
     z = centres[dr] + np.c_[np.cos(ang), np.sin(ang)] * rad[:, None] + 0.02 * np.c_[np.zeros(n), np.nan_to_num(ds.targets[:, 2]) - 60]
-    np.savez(path, z=z, targets=ds.targets, features=np.array(ds.features), image_file=ds.table['file'].to_numpy(str),
+    np.savez(path, z=z, targets=ds.targets, features=np.array(ds.features), image_file=np.array(ds.files),
              image_path=ds.table['image_path'].to_numpy(str),
              classes=np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None})))
     return path

@@ -20,7 +20,7 @@ def embedding(ds, rng, spread=1.0):
     "A made-up 2-D map of a dataset (clusters by the first label), with everything html_map reads."
     y = np.nan_to_num(ds.targets[:, 0], nan=0)
     z = rng.normal(0, spread, (len(ds), 2)) + np.c_[y * 3, y]
-    return {'z': z, 'targets': ds.targets, 'features': np.array(ds.features), 'image_file': ds.table['file'].to_numpy(str),
+    return {'z': z, 'targets': ds.targets, 'features': np.array(ds.features), 'image_file': np.array(ds.files),
             'image_path': ds.table['image_path'].to_numpy(str),
             'classes': np.array(json.dumps({f: [str(c) for c in v] for f, v in ds.classes.items() if v is not None}))}
 
@@ -33,7 +33,7 @@ def build(work: Path) -> dict:
              'linked': html_map(e, work / 'out' / 'linked.html', color='dr', thumbs='dataset')}
     # a prepared set with hostile names: photographs named, and a label column valued, with script-injection strings
     raw = work / 'raw'; raw.mkdir()
-    files = sorted(Path(ds.table['file'][i]) for i in range(8))
+    files = sorted(Path(ds.file(i)) for i in range(8))
     rows = []
     for i, f in enumerate(files):
         name = f'{EVIL_NAME}{i}.png'
@@ -46,12 +46,12 @@ def build(work: Path) -> dict:
         prepare_dataset(name='hostile', images=raw, labels=work / 'labels.csv', out=work / 'data', size=[32], workers=0,
                         patient_regex=r'(\d+)\.png$', progress=False)
     hs = FundusDataset('hostile', root=work / 'data', features=['camera'], split='all')
-    assert any(EVIL_NAME in Path(f).name for f in hs.table['file']), 'the hostile names did not survive preparation'
+    assert any(EVIL_NAME in Path(f).name for f in hs.files), 'the hostile names did not survive preparation'
     he = embedding(hs, rng)
     pages['hostile'] = html_map(he, work / 'out' / 'hostile.html', color='camera', title=f'map of {EVIL_LABEL}', thumb=32,
                                 evidence=rng.normal(size=(len(hs), 4, 4)))
     pages['hostile_linked'] = html_map(he, work / 'out' / 'hostile_linked.html', thumbs='dataset')
-    return {'pages': pages, 'n': len(ds), 'names': [Path(f).name for f in ds.table['file']], 'n_hostile': len(hs)}
+    return {'pages': pages, 'n': len(ds), 'names': [Path(f).name for f in ds.files], 'n_hostile': len(hs)}
 
 def wait(page, expr: str, seconds: float = 20.0):
     "Poll `expr` in the page until it is true (Playwright's wait_for_function evaluates strings, which the page's CSP forbids)."
