@@ -24,11 +24,11 @@ from torch.autograd.function import once_differentiable
 from .backbones import BagNet, BagNetBottleneck
 
 # %% auto #0
-__all__ = ['KERNEL_MIN_CHANNELS', 'KERNEL_MIN_WEIGHT', 'KERNEL_MIN_CHANNELS_3X3', 'CPU_KERNELS', 'keep_freed_memory',
-           'kernel_sources', 'kernel_flags', 'build_tools_missing', 'load_kernels', 'kernels_unavailable', 'can_fuse',
-           'bn_relu', 'timed_kernels', 'weight_grad_unavailable', 'conv_weight_grad', 'GemmGradConv2d',
-           'gemm_weight_grads', 'FusedBottleneck', 'FusedBagNet', 'fused_bn_relu', 'Acceleration', 'kernels_skipped',
-           'accelerate']
+__all__ = ['KERNEL_MIN_CHANNELS', 'KERNEL_MIN_WEIGHT', 'KERNEL_MIN_CHANNELS_3X3', 'SUBSAMPLE_MAX_CHANNELS', 'CPU_KERNELS',
+           'keep_freed_memory', 'kernel_sources', 'kernel_flags', 'build_tools_missing', 'load_kernels',
+           'kernels_unavailable', 'can_fuse', 'bn_relu', 'timed_kernels', 'weight_grad_unavailable', 'conv_weight_grad',
+           'GemmGradConv2d', 'gemm_weight_grads', 'FusedBottleneck', 'FusedBagNet', 'fused_bn_relu', 'SubsampledConv2d',
+           'subsampled_convs', 'Acceleration', 'kernels_skipped', 'accelerate']
 
 # %% ../nbs/90_accel.ipynb #2f8608fa
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4          # glibc's mallopt parameters
@@ -422,6 +422,30 @@ def fused_bn_relu(module: nn.Module, enabled: bool = True) -> int:
                       'The eager batch norm and ReLU are used (the same results up to bfloat16 rounding, slower on a CPU).', stacklevel=2)
     return n
 
+# %% ../nbs/90_accel.ipynb #6d473ad3
+SUBSAMPLE_MAX_CHANNELS = 15     # 2-15 input channels fault; 1 and 16 or more do not (torch 2.14, oneDNN 3.12)
+
+class SubsampledConv2d(nn.Conv2d):
+    "A 1x1 `nn.Conv2d` with stride s and no padding, computed as the stride-1 convolution of every s-th pixel (same numbers)."
+    def _conv_forward(self, x, weight, bias):
+        sh, sw = self.stride
+        return F.conv2d(x[:, :, ::sh, ::sw], weight, bias, 1, 0, 1, self.groups)
+
+def _faulty_strided(m: nn.Module) -> bool:
+    return (type(m) is nn.Conv2d and m.kernel_size == (1, 1) and m.stride != (1, 1) and not isinstance(m.padding, str)
+            and tuple(m.padding) == (0, 0) and m.dilation == (1, 1) and 1 < m.in_channels <= SUBSAMPLE_MAX_CHANNELS)
+
+def subsampled_convs(module: nn.Module, enabled: bool = True) -> int:
+    """Turn the strided 1x1 convolutions of `module` with 2-15 input channels (the ones torch 2.14's CPU weight
+    gradient corrupts memory for, in channels-last) into `SubsampledConv2d`, or back with `enabled=False`, in place.
+    Returns the number switched."""
+    if not isinstance(module, nn.Module): raise TypeError(f'subsampled_convs needs an nn.Module, got {type(module).__name__}.')
+    n = 0
+    for m in module.modules():
+        if enabled and _faulty_strided(m): m.__class__ = SubsampledConv2d; n += 1
+        elif not enabled and type(m) is SubsampledConv2d: m.__class__ = nn.Conv2d; n += 1
+    return n
+
 # %% ../nbs/90_accel.ipynb #fb5bd8a7
 CPU_KERNELS = ('auto', 'on', 'off')
 
@@ -432,10 +456,12 @@ class Acceleration:
     kernel_grads: int = 0
     mm_grads: int = 0
     reason: str | None = None
+    subsampled: int = 0
 
     def __str__(self):
         done = (f'{self.fused_units} fused batch-norm + ReLU units, {self.kernel_grads} + {self.mm_grads} convolutions '
                 'with kernel / torch.mm weight gradients')
+        if self.subsampled: done += f', {self.subsampled} strided 1x1 convolution(s) subsampled (see subsampled_convs)'
         return done + (f' (CPU kernels not used: {self.reason})' if self.reason else '')
 
 def kernels_skipped(device, precision: str = 'bf16', channels_last: bool = True, cpu_kernels: str = 'auto') -> str | None:
@@ -455,7 +481,7 @@ def accelerate(model: nn.Module, device='cpu', precision: str = 'bf16', channels
     """Apply the CPU speed layer to a built `model` (in place) where it helps for a run with these settings: the fused
     batch norm + ReLU units and the weight-gradient kernel on AVX-512 CPUs in bfloat16 channels-last, else `torch.mm`
     weight gradients for the wide 1x1 convolutions. On a GPU, or with `cpu_kernels='off'`, it changes nothing and builds
-    nothing. `cpu_kernels='on'` raises where a CPU run cannot use the kernels. Returns what was done."""
+    nothing, except that a CPU channels-last run always gets `subsampled_convs`. `cpu_kernels='on'` raises where a CPU run cannot use the kernels. Returns what was done."""
     if not isinstance(model, nn.Module): raise TypeError(f'accelerate needs an nn.Module, got {type(model).__name__}.')
     why = kernels_skipped(device, precision, channels_last, cpu_kernels)
     if why is None: why = kernels_unavailable()          # builds them (once) here
@@ -463,6 +489,7 @@ def accelerate(model: nn.Module, device='cpu', precision: str = 'bf16', channels
         raise RuntimeError(f'--cpu-kernels on was asked for, but the CPU kernels cannot be used: {why}. '
                            'Use --cpu-kernels auto to run without them where they cannot.')
     acc = Acceleration(reason=why)
+    if torch.device(device).type == 'cpu' and channels_last: acc.subsampled = subsampled_convs(model)
     if why is None:
         acc.fused_units = fused_bn_relu(model)
         gemm_weight_grads(model)
