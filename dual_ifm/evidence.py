@@ -405,7 +405,7 @@ class EvidenceConfig(RuntimeConfig):
     label: float | None = field(default=None, metadata={'help': 'score precision@k only on images with this label (e.g. 1: referable eyes, '
                                                                   'like IDRiD\'s segmentation set, where every image has DR)'})
     overlays: int = field(default=16, metadata={'help': 'overlay images to write (the highest logits first)'})
-    gallery: int = field(default=4, metadata={'help': 'images per row of the gallery'})
+    gallery: int = field(default=4, metadata={'help': 'images per row of the gallery (0: no gallery)'})
     background: Literal['image', 'edges'] = field(default='image', metadata={'help': 'what lies under the overlays'})
     batch_size: int = field(default=32, metadata={'help': 'images per batch'})
     precision: Literal['fp32', 'bf16'] = field(default='fp32', metadata={'help': 'float32, or bfloat16 autocast'})
@@ -415,6 +415,8 @@ class EvidenceConfig(RuntimeConfig):
     def __post_init__(self):
         refuse_runtime(self, 'evidence', *self.UNSUPPORTED)
         if self.grid < 1 or self.k < 1: raise ValueError(f'--grid and --k must be at least 1, got --grid {self.grid} --k {self.k}.')
+        if self.gallery < 0 or self.overlays < 0:
+            raise ValueError(f'--gallery and --overlays count images and cannot be negative, got --gallery {self.gallery} --overlays {self.overlays}.')
 
 # %% ../nbs/09_evidence.ipynb #b6096241
 def _evidence_inputs(cfg: EvidenceConfig):
@@ -493,7 +495,8 @@ def run_evidence(cfg: EvidenceConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         maps, logits = _dataset_maps(model, ds, cls, cfg, dev, out)
         n_overlays = _write_overlays(ds, maps, logits, cls, cfg, out, run.files)
-        fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
+        if cfg.gallery:
+            fig = evidence_gallery(model, ds, cls, cfg.gallery, class_names=names, path=out / 'gallery.png', maps=maps); plt.close(fig)
         summary = {'checkpoint': str(cfg.checkpoint), 'dataset': cfg.dataset, 'split': cfg.split, 'fold': cfg.fold, 'images': len(ds),
                    'class': cls, 'class_name': names[cls] if names else None, 'map_size': list(maps.shape[-2:]), 'overlays': n_overlays}
         summary.update(_precision_report(model, ds, cls, cfg, maps, out))
