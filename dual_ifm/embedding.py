@@ -19,7 +19,7 @@ import pandas as pd
 from .core import atomic_write, output_folder, remove_own_files, save_csv, save_figure
 
 # %% auto #0
-__all__ = ['SCORES', 'MAP_KINDS', 'load_embedding', 'plot_map', 'knn_metrics', 'classification_scores', 'bootstrap_scores',
+__all__ = ['SCORES', 'MAP_KINDS', 'load_embedding', 'plot_map', 'classification_scores', 'bootstrap_scores', 'knn_metrics',
            'knn_cv', 'knn_transfer', 'baseline_maps', 'compare_maps', 'grid_picks', 'plot_thumbnails', 'plot_density',
            'NpyWriter', 'stream_embed', 'html_map', 'MapConfig', 'run_map', 'plot_compare']
 
@@ -146,38 +146,6 @@ def plot_map(emb, color: str | None = None, ax=None, title: str | None = None, s
     if path is not None: save_figure(fig, path)
     return fig
 
-# %% ../nbs/10_map.ipynb #bdad6262
-def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, standardise: bool = True) -> dict:
-    """kNN classification of the labels `y` (NaN dropped) from `X`: accuracy, balanced accuracy and AUROC (one-vs-rest
-    macro when multi-class) on a stratified `test_size` split. Low-dimensional X (a 2-D map) is searched with a k-d tree."""
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    y = np.asarray(y, np.float64)
-    X = np.asarray(X)
-    X = X.astype(np.float64 if X.ndim < 2 or X.shape[1] <= 16 else np.float32, copy=False)   # wide features stay float32
-    if len(X) != len(y): raise ValueError(f'X has {len(X)} rows but y has {len(y)} labels.')
-    ok = ~np.isnan(y)
-    X, y = X[ok], y[ok].astype(int)
-    classes, counts = np.unique(y, return_counts=True)
-    if len(classes) < 2: raise ValueError(f'kNN metrics need at least two classes among the labelled points; found only {classes.tolist()}.')
-    strat = y if counts.min() >= 2 else None
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=strat)
-    kk = min(k, len(Xtr))
-    knn = KNeighborsClassifier(kk, algorithm='kd_tree' if X.shape[1] <= 16 else 'auto')
-    clf = make_pipeline(StandardScaler(), knn) if standardise else knn
-    clf.fit(Xtr, ytr)
-    p = clf.predict_proba(Xte)
-    pred = clf.classes_[p.argmax(1)]
-    out = {'n_train': int(len(Xtr)), 'n_test': int(len(Xte)), 'k': int(kk), 'accuracy': float(accuracy_score(yte, pred)),
-           'balanced_accuracy': float(balanced_accuracy_score(yte, pred))}
-    if len(np.unique(yte)) == len(classes):
-        out['auroc'] = float(roc_auc_score(yte, p[:, 1]) if len(classes) == 2 else roc_auc_score(yte, p, multi_class='ovr', average='macro'))
-    else: out['auroc'] = float('nan')
-    return out
-
 # %% ../nbs/10_map.ipynb #12ed319f
 SCORES = ('balanced_accuracy', 'accuracy', 'auroc')
 
@@ -251,6 +219,19 @@ def _knn_proba(Xtr, ytr, Xte, classes, k: int, standardise: bool) -> np.ndarray:
     p = np.zeros((len(Xte), len(classes)))
     p[:, np.searchsorted(classes, clf.classes_)] = clf.predict_proba(Xte)
     return p
+
+# %% ../nbs/10_map.ipynb #30384415
+def knn_metrics(X, y, k: int = 10, test_size: float = 0.25, seed: int = 42, standardise: bool = True) -> dict:
+    """kNN classification of the labels `y` (NaN dropped) from `X` on one stratified `test_size` split: accuracy,
+    balanced accuracy and AUROC (one-vs-rest macro when multi-class; NaN when the test part lacks a class), without
+    intervals. The quick check for any features; `knn_cv` is the published score. A 2-D map is searched with a k-d tree."""
+    from sklearn.model_selection import train_test_split
+    X, y = _labelled(X, y)
+    classes, counts = np.unique(y, return_counts=True)
+    if len(classes) < 2: raise ValueError(f'kNN metrics need at least two classes among the labelled points; found only {classes.tolist()}.')
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y if counts.min() >= 2 else None)
+    s = classification_scores(np.searchsorted(classes, yte), _knn_proba(Xtr, ytr, Xte, classes, k, standardise))
+    return {'n_train': int(len(Xtr)), 'n_test': int(len(Xte)), 'k': int(min(k, len(Xtr))), **{m: float(v) for m, v in s.items()}}
 
 # %% ../nbs/10_map.ipynb #fc580bf6
 def knn_cv(X, y, k: int = 10, folds: int = 4, seed: int = 42, standardise: bool = True, n_boot: int = 1000) -> dict:

@@ -108,6 +108,11 @@ def _pm(s: dict, digits: int = 3) -> str:
     return f"{s['mean']:.{digits}f} ± {s['sd']:.{digits}f}" if s['n'] > 1 else f"{s['mean']:.{digits}f}"
 
 
+def _minutes(s: dict) -> str:
+    "A summary of seconds as 'mean ± sd' minutes."
+    return _pm({**s, 'mean': s.get('mean', 0) / 60, 'sd': s.get('sd', 0) / 60}, 1)
+
+
 def readme_table(results: dict, variant: str | None = None) -> str:
     "The README's demo table (Markdown) for one variant of a results file: mean ± sd over the seeds."
     name = variant or results['readme_variant']
@@ -119,7 +124,7 @@ def readme_table(results: dict, variant: str | None = None) -> str:
         lines.append(f'| {label} | {_pm(s.get(key, {}))} | {tsim} |')
     t = {k: s.get(k, {}) for k in STEP_KEYS}
     lines.append('')
-    lines.append(f"Time per run: {_pm({**t['total_seconds'], 'mean': t['total_seconds'].get('mean', 0) / 60, 'sd': t['total_seconds'].get('sd', 0) / 60}, 1)} min "
+    lines.append(f"Time per run: {_minutes(t['total_seconds'])} min "
                  f"({results['machine']['cpus']} CPUs: {results['machine']['cpu']}; torch {results['machine']['torch']}); per step, seconds: "
                  + ', '.join(f"{k.removeprefix('seconds_')} {_pm(t[k], 0)}" for k in STEP_KEYS[:-1]) + '.')
     lines.append(f"Settings: `{v['command_shape']}`.")
@@ -133,7 +138,7 @@ def variants_table(results: dict) -> str:
     lines = ['| setting | seeds | ' + ' | '.join(k for k, _ in keys) + ' |', '|---|---|' + '---|' * len(keys)]
     for name, v in results['variants'].items():
         s = v['summary']
-        cells = [_pm({**s[k], 'mean': s[k]['mean'] / 60, 'sd': s[k]['sd'] / 60}, 1) if k == 'total_seconds' else _pm(s.get(k, {})) for _, k in keys]
+        cells = [_minutes(s.get(k, {})) if k == 'total_seconds' else _pm(s.get(k, {})) for _, k in keys]
         lines.append(f"| `{v['command_shape']}` | {', '.join(str(r['seed']) for r in v['runs'])} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
