@@ -35,8 +35,8 @@ from .train import FiniteWatch, NonFiniteLoss, autocast, check_resume_settings, 
 # %% auto #0
 __all__ = ['METRICS', 'LAYERS', 'TASK_DEFAULTS', 'classification_metrics', 'load_encoder', 'with_head', 'extract_features',
            'cached_features', 'fit_probe', 'fold_splits', 'summarise', 'format_summary', 'ProbeConfig', 'linear_probe',
-           'TaskDefaults', 'task_defaults', 'FinetuneConfig', 'evidence_l1', 'class_weights', 'Finetuner', 'finetune',
-           'AlignConfig', 'is_checkpoint', 'align_projector', 'collect_results', 'plot_results']
+           'TaskDefaults', 'task_defaults', 'FinetuneConfig', 'evidence_l1', 'class_weights', 'Finetuner', 'lr_factor',
+           'finetune', 'AlignConfig', 'is_checkpoint', 'align_projector', 'collect_results', 'plot_results']
 
 # %% ../nbs/08_downstream.ipynb #4bfa65cd
 METRICS = ('auroc', 'auprc', 'balanced_accuracy', 'kappa')
@@ -285,6 +285,8 @@ class FinetuneConfig(RuntimeConfig):
     dropout: float | None = field(default=None, metadata={'help': 'Dropout2d before the evidence head'})
     label_smoothing: float | None = field(default=None, metadata={'help': 'label smoothing of the cross-entropy'})
     sparsity: float = field(default=0.0, metadata={'help': 'L1 penalty on the evidence maps (lambda; 1e-4 in the paper)'})
+    schedule: Literal['constant', 'cosine'] = field(default='constant', metadata={'help': 'learning rates over the epochs: constant (as '
+                                                      'published), or a half-cosine from the unfreeze epoch down to 0 at the last epoch'})
     monitor: Literal['loss', 'auroc'] | None = field(default=None, metadata={'help': 'early stopping on validation loss or AUROC'})
     patience: int | None = field(default=None, metadata={'help': 'epochs without improvement before stopping'})
     min_delta: float | None = field(default=None, metadata={'help': 'smallest change that counts as improvement'})
@@ -370,6 +372,12 @@ def _loader(self: Finetuner, rows, shuffle, epoch=0):
     return torch.utils.data.DataLoader(_Labelled(self.lab, rows), batch_size=self.cfg.batch_size, shuffle=shuffle, generator=g,
                                        collate_fn=_collate, num_workers=self.cfg.workers, drop_last=False)
 
+def lr_factor(epoch: int, epochs: int, unfreeze_epoch: int = 0, schedule: str = 'constant') -> float:
+    "The share of the set learning rates used in `epoch` (0-based): 1, or the half-cosine from `unfreeze_epoch` to the end."
+    if schedule == 'constant' or epoch < unfreeze_epoch: return 1.0
+    if schedule != 'cosine': raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
+    return 0.5 * (1 + math.cos(math.pi * (epoch - unfreeze_epoch) / max(1, epochs - unfreeze_epoch)))
+
 @patch
 def _phase(self: Finetuner, epoch):
     head_only = epoch < self.cfg.unfreeze_epoch
@@ -389,6 +397,8 @@ def _forward(self: Finetuner, x):
 def train_epoch(self: Finetuner, epoch) -> dict:
     c = self.cfg
     phase = self._phase(epoch)
+    f = lr_factor(epoch, c.epochs, c.unfreeze_epoch, c.schedule)
+    for g, lr in zip(self.opt.param_groups, (c.lr_backbone, c.lr_head)): g['lr'] = lr * f
     self.model.train()
     tot, l1, n = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0   # summed on the device: no sync per step
     watch = FiniteWatch(self.device)
@@ -427,7 +437,8 @@ def evaluate(self: Finetuner, rows) -> tuple[dict, np.ndarray]:
 
 # %% ../nbs/08_downstream.ipynb #828eb235
 _FINETUNE_RESUME_KEYS = ('checkpoint', 'dataset', 'feature', 'image_size', 'backbone', 'width', 'batch_size', 'lr_backbone', 'lr_head',
-                         'weight_decay', 'dropout', 'label_smoothing', 'sparsity', 'augment', 'unfreeze_epoch', 'freeze_bn', 'seed')
+                         'weight_decay', 'dropout', 'label_smoothing', 'sparsity', 'augment', 'unfreeze_epoch', 'freeze_bn', 'seed',
+                         'schedule')
 
 @patch
 def _save(self: Finetuner):
