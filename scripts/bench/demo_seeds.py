@@ -11,6 +11,10 @@ and the aligned map's kNN score per variant, one dot per seed.
     python scripts/bench/demo_seeds.py --seeds 0,1,2 --out scripts/bench/demo-seeds-2026-12-03.json
     python scripts/bench/demo_seeds.py --seeds 0,1,2 --variant b33= --variant "b17@0=--backbone bagnet17" \\
         --out study.json --figure study.png      # b17 only for seed 0
+    python scripts/bench/demo_seeds.py --keep old.json:b33=before --variant after= --out new.json --figure f.png
+
+`--keep FILE:NAME[=LABEL]` copies a variant measured by an earlier study into this one as it was (its runs, its
+date), so a change can be shown against the settings it replaced without running those again.
 
 The README's demo tables are generated from such a file: `scripts/make_readme.py` expands the marker
 `<!-- demo-seeds: FILE -->` in nbs/index.ipynb with `readme_table`, and `<!-- demo-seeds-variants: FILE -->` with
@@ -61,6 +65,21 @@ def parse_variant(text: str) -> tuple[str, list[str], list[int] | None]:
     if any(a in ('--seed', '--out', '--fresh') or a.startswith(('--seed=', '--out=')) for a in args):
         raise StudyError(f'--variant {name}: --seed, --out and --fresh are set by the study, not by a variant.')
     return name, args, (parse_seeds(seeds) if at else None)
+
+
+def keep_variant(text: str) -> tuple[str, dict]:
+    "FILE:NAME[=LABEL]: variant NAME of the results file FILE, as it was measured, to show under LABEL (default NAME)."
+    spec, _, label = text.partition('=')
+    path, colon, name = spec.rpartition(':')
+    if not colon or not path or not name:
+        raise StudyError(f'--keep takes FILE:NAME or FILE:NAME=LABEL (a variant of an earlier results file), got {text!r}.')
+    label = label or name
+    if not label.replace('_', '').replace('-', '').isalnum(): raise StudyError(f'--keep {text}: {label!r} is not a plain name.')
+    try: old = json.loads(Path(path).read_text(encoding='utf-8'))
+    except (OSError, ValueError) as e: raise StudyError(f'--keep {text}: cannot read {path} as a results file ({type(e).__name__}: {e}).') from None
+    if name not in old.get('variants', {}):
+        raise StudyError(f'--keep {text}: {path} has no variant {name!r}; it has {sorted(old.get("variants", {}))}.')
+    return label, {**old['variants'][name], 'measured': f"{old.get('date', '?')}, {Path(path).name}"}
 
 
 def run_one(work: Path, variant: str, args: list[str], seed: int, log=print) -> dict:
@@ -151,7 +170,8 @@ def write_markdown(results: dict, path: Path) -> None:
            f"finished were not repeated: their times are those of the runs themselves).", '']
     if len(results['variants']) > 1: out += ['## The settings side by side', '', variants_table(results), '']
     for name, v in results['variants'].items():
-        out += [f'## {name}: `{v["command_shape"]}`', '', readme_table(results, name), '', '| seed | ' + ' | '.join(k for _, k in README_ROWS) + ' | minutes |',
+        kept = [f"Kept as measured ({v['measured']}), not run by this study.", ''] if v.get('measured') else []
+        out += [f'## {name}: `{v["command_shape"]}`', '', *kept, readme_table(results, name), '', '| seed | ' + ' | '.join(k for _, k in README_ROWS) + ' | minutes |',
                 '|---|' + '---|' * (len(README_ROWS) + 1)]
         out += [f"| {r['seed']} | " + ' | '.join(f"{r['headline'].get(k, float('nan')):.3f}" for _, k in README_ROWS)
                 + f" | {r['headline'].get('total_seconds', 0) / 60:.1f} |" for r in v['runs']]
@@ -194,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument('--variant', action='append', default=[], metavar='NAME=OPTIONS',
                     help='a setting to run, as its demo options, NAME=OPTIONS or NAME@SEEDS=OPTIONS for its own seeds '
                          '(repeatable; default one variant "default" with none)')
+    ap.add_argument('--keep', action='append', default=[], metavar='FILE:NAME[=LABEL]',
+                    help='a variant of an earlier results file, copied in as it was measured, shown first (repeatable)')
     ap.add_argument('--readme-variant', help='the variant the README table shows (default: the first)')
     ap.add_argument('--work', type=Path, default=Path('demo_seeds'), help='folder of the runs (default ./demo_seeds)')
     ap.add_argument('--out', type=Path, required=True, help='results file (.json); the Markdown goes beside it (.md)')
@@ -202,12 +224,14 @@ def main(argv=None) -> int:
     try:
         seeds = parse_seeds(a.seeds)
         variants = {n: (args, own or seeds) for n, args, own in map(parse_variant, a.variant)} if a.variant else {'default': ([], seeds)}
+        kept = dict(map(keep_variant, a.keep))
+        if clash := sorted(set(kept) & set(variants)): raise StudyError(f'--keep and --variant both name {clash}; give a kept variant a label (FILE:NAME=LABEL).')
         if a.readme_variant and a.readme_variant not in variants: raise StudyError(f'--readme-variant {a.readme_variant} is not one of {list(variants)}.')
         if a.out.suffix != '.json': raise StudyError(f'--out must be a .json file, got {a.out}.')
-        if a.figure and len(variants) < 2: raise StudyError('--figure compares variants: give two or more --variant.')
+        if a.figure and len(variants) + len(kept) < 2: raise StudyError('--figure compares variants: give two or more --variant.')
         load_before = ' '.join(f'{x:.2f}' for x in os.getloadavg())
         res = {'date': time.strftime('%Y-%m-%d'), 'command': 'python scripts/bench/demo_seeds.py ' + ' '.join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:])),
-               'machine': machine(), 'load_before': load_before, 'readme_variant': a.readme_variant or next(iter(variants)), 'variants': {}}
+               'machine': machine(), 'load_before': load_before, 'readme_variant': a.readme_variant or next(iter(variants)), 'variants': dict(kept)}
         for name, (args, own) in variants.items():
             runs = [run_one(a.work, name, args, s) for s in own]
             res['variants'][name] = {'args': args, 'command_shape': ' '.join(['dual-ifm demo --seed S', *map(shlex.quote, args)]),

@@ -33,6 +33,12 @@ def test_arguments(tmp: Path):
     fails(['--out', str(tmp / 'r.txt')], '--out must be a .json file')
     fails(['--variant', 'a=', '--figure', str(tmp / 'f.png'), '--out', out], '--figure compares variants')
     fails(['--variant', 'a=', '--readme-variant', 'b', '--out', out], "--readme-variant b is not one of ['a']")
+    fails(['--keep', 'old.json', '--out', out], "--keep takes FILE:NAME or FILE:NAME=LABEL")
+    fails(['--keep', f'{tmp / "none.json"}:a', '--out', out], f"cannot read {tmp / 'none.json'} as a results file")
+    (tmp / 'old.json').write_text(json.dumps({'date': '2026-01-01', 'variants': {'a': {'runs': [], 'summary': {}}}}))
+    fails(['--keep', f'{tmp / "old.json"}:b', '--out', out], "has no variant 'b'; it has ['a']")
+    fails(['--keep', f'{tmp / "old.json"}:a', '--variant', 'a=', '--out', out], "--keep and --variant both name ['a']")
+    assert ds.keep_variant(f'{tmp / "old.json"}:a=before') == ('before', {'runs': [], 'summary': {}, 'measured': '2026-01-01, old.json'})
     # a demo that refuses its options: the study stops with the demo's message and where its whole output is
     fails(['--seeds', '0', '--variant', 'bad=--image-size 100', '--work', str(tmp / 'w'), '--out', out],
           'the demo of bad seed 0 failed (exit 2)', 'multiple of 8', str(tmp / 'w' / 'bad' / 'seed0.log'))
@@ -59,6 +65,13 @@ def test_study(tmp: Path):
     with contextlib.redirect_stdout(io.StringIO()): assert ds.main(argv) == 0
     assert (tmp / 'w' / 'tiny' / 'seed0' / 'pretrain' / 'final.pt').stat().st_mtime == t0
     assert json.loads(out.read_text())['variants']['tiny']['summary'] == r['variants']['tiny']['summary']
+    # a variant kept from that results file comes first, as it was measured, and no demo runs for it
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert ds.main(['--seeds', '0', '--keep', f'{out}:tiny=before', '--variant', 'tiny=--quick', '--work', str(tmp / 'w'),
+                        '--out', str(tmp / 'res2.json'), '--figure', str(tmp / 'f2.png')]) == 0
+    r3 = json.loads((tmp / 'res2.json').read_text())
+    assert list(r3['variants']) == ['before', 'tiny'] and r3['variants']['before']['runs'] == runs and r3['readme_variant'] == 'tiny'
+    assert f"Kept as measured ({r['date']}, res.json)" in (tmp / 'res2.md').read_text() and (tmp / 'f2.png').exists()
     # two variants make the trade-off figure
     r2 = {**r, 'variants': {'a': r['variants']['tiny'], 'b': r['variants']['tiny']}}
     ds.plot(r2, tmp / 'f.png')
