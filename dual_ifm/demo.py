@@ -42,9 +42,11 @@ class DemoConfig(RuntimeConfig):
     width: float = field(default=0.25, metadata={'help': 'channel width of the BagNet-33'})
     epochs: list[int] = field(default_factory=lambda: [5, 2, 2], metadata={'help': 'pretraining epochs per Dual-IFM stage'})
     batch_size: int = field(default=64, metadata={'help': 'pretraining batch size'})
-    finetune_epochs: int = field(default=18, metadata={'help': 'most fine-tuning epochs'})
+    finetune_epochs: int = field(default=30, metadata={'help': 'most fine-tuning epochs'})
     unfreeze_epoch: int = field(default=1, metadata={'help': 'the evidence head trains alone before this epoch'})
     sparsity: float = field(default=1e-4, metadata={'help': 'L1 penalty on the evidence maps'})
+    augment: str = field(default='fundus', metadata={'help': 'fine-tuning augmentation preset: fundus (crops, rotations, colour) or '
+                                                            'mild (colour only)'})
     lr_backbone: float = field(default=1e-3, metadata={'help': 'fine-tuning learning rate of the backbone'})
     lr_head: float = field(default=1e-3, metadata={'help': 'fine-tuning learning rate of the head'})
     freeze_bn: bool = field(default=False, metadata={'help': 'keep batch-norm statistics fixed while fine-tuning (the paper does; '
@@ -70,6 +72,8 @@ class DemoConfig(RuntimeConfig):
             raise ValueError(f'--grid {self.grid} must divide the image size {self.image_size}.')
         refuse_runtime(self, 'demo', *self.UNSUPPORTED)
         if self.n_patients < 12: raise ValueError(f'--n-patients must be at least 12 for the splits, got {self.n_patients}.')
+        from dual_ifm.augment import PRESETS
+        if self.augment not in PRESETS: raise ValueError(f'--augment must be one of {", ".join(sorted(PRESETS))}, got {self.augment!r}.')
 
 # %% ../nbs/11_demo.ipynb #44ce4ccb
 def _workers(cfg: DemoConfig) -> int:
@@ -138,7 +142,8 @@ def _step_finetune(cfg, st):
     out = cfg.out / 'finetune'
     fc = FinetuneConfig(checkpoint=st['pretrain']['checkpoint'], dataset='synthetic', feature='drbin', out=out, folds=[0],
                         root=cfg.out / 'datasets', epochs=cfg.finetune_epochs, unfreeze_epoch=cfg.unfreeze_epoch, batch_size=32,
-                        lr_backbone=cfg.lr_backbone, lr_head=cfg.lr_head, sparsity=cfg.sparsity, patience=max(3, cfg.finetune_epochs // 2),
+                        lr_backbone=cfg.lr_backbone, lr_head=cfg.lr_head, sparsity=cfg.sparsity, augment=cfg.augment,
+                        patience=max(3, cfg.finetune_epochs // 2),
                         monitor='loss', min_delta=0.002, freeze_bn=cfg.freeze_bn,     # the published IDRiD referable-DR monitor
                         **_runtime(cfg),
                         resume=(out / 'fold0' / 'last.pt').exists())
@@ -298,7 +303,7 @@ def _report_evidence(cfg: DemoConfig, st: dict) -> list[str]:
     out, ft, ev = [], st.get('finetune'), st.get('evidence')
     if ft:
         out += ['<h2>4. Fine-tuning the evidence head</h2>',
-                f'<p>Referable DR, sparsity lambda {float(cfg.sparsity):g}, head alone for {_e(cfg.unfreeze_epoch)} epoch(s), then everything; '
+                f'<p>Referable DR, sparsity lambda {float(cfg.sparsity):g}, augmentation {_e(cfg.augment)}, head alone for {_e(cfg.unfreeze_epoch)} epoch(s), then everything; '
                 f'best epoch {int(ft.get("best_epoch", 0))} of {int(ft.get("epochs_run", 0))}. Scores on the held-out test split:</p>',
                 _table([ft], ['auroc', 'auprc', 'balanced_accuracy', 'kappa', 'evidence_l1'])]
     if ev:

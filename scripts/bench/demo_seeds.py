@@ -79,7 +79,9 @@ def keep_variant(text: str) -> tuple[str, dict]:
     except (OSError, ValueError) as e: raise StudyError(f'--keep {text}: cannot read {path} as a results file ({type(e).__name__}: {e}).') from None
     if name not in old.get('variants', {}):
         raise StudyError(f'--keep {text}: {path} has no variant {name!r}; it has {sorted(old.get("variants", {}))}.')
-    return label, {**old['variants'][name], 'measured': f"{old.get('date', '?')}, {Path(path).name}"}
+    v = old['variants'][name]
+    return label, {**v, 'command_shape': f"{v['command_shape']} (the defaults of {Path(path).name})",
+                   'measured': f"{old.get('date', '?')}, {Path(path).name}"}
 
 
 def run_one(work: Path, variant: str, args: list[str], seed: int, log=print) -> dict:
