@@ -244,7 +244,7 @@ register_command(Command(
     'sparse evidence head for referable DR, compute evidence maps and lesion precision@k, align the projector and draw the '
     'aligned map (interactive HTML too), then write OUT/report.html (self-contained) and OUT/metrics.json. Re-running continues '
     'after the last finished step.',
-    ('dual-ifm demo', 'dual-ifm demo --quick --out /tmp/demo', 'dual-ifm demo --epochs 20,5,10 --finetune-epochs 30 --out demo_long')))
+    ('dual-ifm demo', 'dual-ifm demo --quick --out /tmp/demo', 'dual-ifm demo --epochs 20,5,10 --finetune-epochs 60 --out demo_long')))
 
 # %% ../nbs/12_cli.ipynb #29f3bde6
 @dataclass

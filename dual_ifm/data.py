@@ -671,7 +671,9 @@ def files(self: FundusDataset) -> list[str]:
     return table_files(self.table)
 
 @patch
-def file(self: FundusDataset, i: int) -> str: return table_files(self.table, [i])[0]
+def file(self: FundusDataset, i: int) -> str:
+    "The path of photograph `i`."
+    return f"{self.table['image_dir'].iat[i]}{os.sep}{self.table['image_path'].iat[i]}"
 
 @patch(as_prop=True)
 def patients(self: FundusDataset) -> np.ndarray: return self.table['patient_id'].to_numpy()
@@ -696,11 +698,11 @@ def normalization(self: FundusDataset) -> tuple[tuple, tuple]:
 @patch
 def load_image(self: FundusDataset, i: int):
     "Decode image `i` as the dataset's `output` type (no transform); raises `DatasetError` naming the file if it cannot."
-    path = self.file(i)
     if self._rows is not None:
         if self._mm is None: self._mm = open_cache(cache_paths(self.folder, self.image_size)[0])
         a = np.array(self._mm[self._rows[i]])
         return Image.fromarray(a) if self.output == 'pil' else torch.from_numpy(a).permute(2, 0, 1).contiguous()
+    path = self.file(i)
     try:
         if self.output == 'pil':
             with Image.open(path) as im: return im.convert('RGB')

@@ -45,8 +45,8 @@ class DemoConfig(RuntimeConfig):
     finetune_epochs: int = field(default=30, metadata={'help': 'most fine-tuning epochs'})
     unfreeze_epoch: int = field(default=1, metadata={'help': 'the evidence head trains alone before this epoch'})
     sparsity: float = field(default=1e-4, metadata={'help': 'L1 penalty on the evidence maps'})
-    augment: str = field(default='fundus', metadata={'help': 'fine-tuning augmentation preset: fundus (crops, rotations, colour) or '
-                                                            'mild (colour only)'})
+    augment: Literal['fundus', 'mild', 'tsimcne', 'none'] = field(default='fundus', metadata={'help': 'fine-tuning augmentation preset '
+        '(08_downstream): fundus (crops, rotations, flips, colour), mild (no crops, milder colour), tsimcne, none'})
     lr_backbone: float = field(default=1e-3, metadata={'help': 'fine-tuning learning rate of the backbone'})
     lr_head: float = field(default=1e-3, metadata={'help': 'fine-tuning learning rate of the head'})
     freeze_bn: bool = field(default=False, metadata={'help': 'keep batch-norm statistics fixed while fine-tuning (the paper does; '
@@ -73,7 +73,7 @@ class DemoConfig(RuntimeConfig):
         refuse_runtime(self, 'demo', *self.UNSUPPORTED)
         if self.n_patients < 12: raise ValueError(f'--n-patients must be at least 12 for the splits, got {self.n_patients}.')
         from dual_ifm.augment import PRESETS
-        if self.augment not in PRESETS: raise ValueError(f'--augment must be one of {", ".join(sorted(PRESETS))}, got {self.augment!r}.')
+        if self.augment not in PRESETS: raise ValueError(f'--augment must be one of {", ".join(PRESETS)}, got {self.augment!r}.')
 
 # %% ../nbs/11_demo.ipynb #44ce4ccb
 def _workers(cfg: DemoConfig) -> int:
@@ -357,7 +357,9 @@ def run_demo(cfg: DemoConfig) -> dict:
                     if k not in ('fresh', 'progress', 'workers', 'threads', 'device', 'out', 'cpu_kernels', 'keep_memory', 'channels_last')}
         st = load_json(state_file) if state_file.exists() else {}
         if st and st.get('_settings') != json.loads(json.dumps(settings, default=str)):
-            print(f'{cfg.out} holds a demo made with other settings; starting over there.'); st = {}
+            was = st.get('_settings', {}); now = json.loads(json.dumps(settings, default=str))
+            changed = ', '.join(f'{k} {was.get(k)!r} -> {now.get(k)!r}' for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k))
+            print(f'{cfg.out} holds a demo made with other settings ({changed}); starting over there.'); st = {}
         if not st: remove_own_files(cfg.out, run.files); run.files.clear()   # the demo's own files only
         st['_settings'] = json.loads(json.dumps(settings, default=str)); st.setdefault('_seconds', {})
         bar = tqdm(STEPS, desc='demo', disable=not cfg.progress, dynamic_ncols=True, position=0,

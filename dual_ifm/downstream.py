@@ -286,7 +286,7 @@ class FinetuneConfig(RuntimeConfig):
     label_smoothing: float | None = field(default=None, metadata={'help': 'label smoothing of the cross-entropy'})
     sparsity: float = field(default=0.0, metadata={'help': 'L1 penalty on the evidence maps (lambda; 1e-4 in the paper)'})
     schedule: Literal['constant', 'cosine'] = field(default='constant', metadata={'help': 'learning rates over the epochs: constant (as '
-                                                      'published), or a half-cosine from the unfreeze epoch down to 0 at the last epoch'})
+                                                      'published), or a half-cosine from the unfreeze epoch that reaches 0 just after the last epoch'})
     monitor: Literal['loss', 'auroc'] | None = field(default=None, metadata={'help': 'early stopping on validation loss or AUROC'})
     patience: int | None = field(default=None, metadata={'help': 'epochs without improvement before stopping'})
     min_delta: float | None = field(default=None, metadata={'help': 'smallest change that counts as improvement'})
@@ -450,7 +450,7 @@ def _save(self: Finetuner):
 @patch
 def _load(self: Finetuner):
     ck = load_checkpoint(self.out / 'last.pt')
-    check_resume_settings(ck['train_config'], self.cfg, _FINETUNE_RESUME_KEYS, self.out)
+    check_resume_settings(ck['train_config'], self.cfg, _FINETUNE_RESUME_KEYS + (('epochs',) if self.cfg.schedule == 'cosine' else ()), self.out)
     self.model.load_state_dict(ck['state_dict'])
     self.opt.load_state_dict(ck['optimizer'])
     if ck.get('scaler'): self.scaler.load_state_dict(ck['scaler'])

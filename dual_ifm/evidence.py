@@ -485,7 +485,7 @@ def _precision_report(model: DualIFM, ds: FundusDataset, cls: int, cfg: Evidence
 
 # %% ../nbs/09_evidence.ipynb #f6381d56
 def run_evidence(cfg: EvidenceConfig) -> dict:
-    """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery and, where the dataset has lesion
+    """Evidence maps of a split (maps.npz at map resolution), overlays, a gallery (unless `gallery=0`) and, where the dataset has lesion
     masks, precision@k (precision.csv, precision.png); returns and writes summary.json. `cfg.out` must be new, empty,
     or an earlier evidence run's with `overwrite` (which removes only that run's files)."""
     import matplotlib.pyplot as plt

@@ -77,11 +77,12 @@ def keep_variant(text: str) -> tuple[str, dict]:
     if not label.replace('_', '').replace('-', '').isalnum(): raise StudyError(f'--keep {text}: {label!r} is not a plain name.')
     try: old = json.loads(Path(path).read_text(encoding='utf-8'))
     except (OSError, ValueError) as e: raise StudyError(f'--keep {text}: cannot read {path} as a results file ({type(e).__name__}: {e}).') from None
-    if name not in old.get('variants', {}):
-        raise StudyError(f'--keep {text}: {path} has no variant {name!r}; it has {sorted(old.get("variants", {}))}.')
-    v = old['variants'][name]
-    return label, {**v, 'command_shape': f"{v['command_shape']} (the defaults of {Path(path).name})",
-                   'measured': f"{old.get('date', '?')}, {Path(path).name}"}
+    v = old.get('variants', {}).get(name)
+    if not isinstance(v, dict) or 'runs' not in v or 'command_shape' not in v:
+        raise StudyError(f'--keep {text}: {path} has no variant {name!r} with runs; it has {sorted(old.get("variants", {}))}.')
+    if v.get('measured'): return label, v                                   # kept once already: as it was first measured
+    return label, {**v, 'command_shape': f"{v['command_shape']} (as measured in {Path(path).name})",
+                   'measured': f"{old.get('date', '?')}, {Path(path).name}", 'machine': old.get('machine')}
 
 
 def run_one(work: Path, variant: str, args: list[str], seed: int, log=print) -> dict:
@@ -145,8 +146,9 @@ def readme_table(results: dict, variant: str | None = None) -> str:
         lines.append(f'| {label} | {_pm(s.get(key, {}))} | {tsim} |')
     t = {k: s.get(k, {}) for k in STEP_KEYS}
     lines.append('')
+    m = v.get('machine') or results['machine']                              # a kept variant: the machine it ran on
     lines.append(f"Time per run: {_minutes(t['total_seconds'])} min "
-                 f"({results['machine']['cpus']} CPUs: {results['machine']['cpu']}; torch {results['machine']['torch']}); per step, seconds: "
+                 f"({m['cpus']} CPUs: {m['cpu']}; torch {m['torch']}); per step, seconds: "
                  + ', '.join(f"{k.removeprefix('seconds_')} {_pm(t[k], 0)}" for k in STEP_KEYS[:-1]) + '.')
     lines.append(f"Settings: `{v['command_shape']}`.")
     return '\n'.join(lines)
@@ -226,11 +228,12 @@ def main(argv=None) -> int:
     try:
         seeds = parse_seeds(a.seeds)
         variants = {n: (args, own or seeds) for n, args, own in map(parse_variant, a.variant)} if a.variant else {'default': ([], seeds)}
-        kept = dict(map(keep_variant, a.keep))
+        kept = dict(pairs := [keep_variant(k) for k in a.keep])
+        if len(kept) < len(pairs): raise StudyError(f'--keep: two kept variants share a label ({[n for n, _ in pairs]}); label them apart (FILE:NAME=LABEL).')
         if clash := sorted(set(kept) & set(variants)): raise StudyError(f'--keep and --variant both name {clash}; give a kept variant a label (FILE:NAME=LABEL).')
         if a.readme_variant and a.readme_variant not in variants: raise StudyError(f'--readme-variant {a.readme_variant} is not one of {list(variants)}.')
         if a.out.suffix != '.json': raise StudyError(f'--out must be a .json file, got {a.out}.')
-        if a.figure and len(variants) + len(kept) < 2: raise StudyError('--figure compares variants: give two or more --variant.')
+        if a.figure and len(variants) + len(kept) < 2: raise StudyError('--figure compares variants: give two or more (--variant or --keep).')
         load_before = ' '.join(f'{x:.2f}' for x in os.getloadavg())
         res = {'date': time.strftime('%Y-%m-%d'), 'command': 'python scripts/bench/demo_seeds.py ' + ' '.join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:])),
                'machine': machine(), 'load_before': load_before, 'readme_variant': a.readme_variant or next(iter(variants)), 'variants': dict(kept)}

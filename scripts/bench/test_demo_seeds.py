@@ -31,15 +31,17 @@ def test_arguments(tmp: Path):
     fails(['--variant', 'x', '--out', out], '--variant takes NAME=DEMO-OPTIONS')
     fails(['--variant', 'x=--seed 3', '--out', out], '--variant x: --seed, --out and --fresh are set by the study')
     fails(['--out', str(tmp / 'r.txt')], '--out must be a .json file')
-    fails(['--variant', 'a=', '--figure', str(tmp / 'f.png'), '--out', out], '--figure compares variants')
+    fails(['--variant', 'a=', '--figure', str(tmp / 'f.png'), '--out', out], '--figure compares variants: give two or more (--variant or --keep)')
     fails(['--variant', 'a=', '--readme-variant', 'b', '--out', out], "--readme-variant b is not one of ['a']")
     fails(['--keep', 'old.json', '--out', out], "--keep takes FILE:NAME or FILE:NAME=LABEL")
     fails(['--keep', f'{tmp / "none.json"}:a', '--out', out], f"cannot read {tmp / 'none.json'} as a results file")
     (tmp / 'old.json').write_text(json.dumps({'date': '2026-01-01', 'variants': {'a': {'runs': [], 'summary': {}, 'command_shape': 'dual-ifm demo --seed S'}}}))
-    fails(['--keep', f'{tmp / "old.json"}:b', '--out', out], "has no variant 'b'; it has ['a']")
+    fails(['--keep', f'{tmp / "old.json"}:b', '--out', out], "has no variant 'b' with runs; it has ['a']")
+    fails(['--keep', f'{tmp / "old.json"}:a', '--keep', f'{tmp / "old.json"}:a', '--out', out], 'two kept variants share a label')
     fails(['--keep', f'{tmp / "old.json"}:a', '--variant', 'a=', '--out', out], "--keep and --variant both name ['a']")
     assert ds.keep_variant(f'{tmp / "old.json"}:a=before') == ('before', {'runs': [], 'summary': {}, 'measured': '2026-01-01, old.json',
-                                                                         'command_shape': 'dual-ifm demo --seed S (the defaults of old.json)'})
+                                                                         'command_shape': 'dual-ifm demo --seed S (as measured in old.json)',
+                                                                         'machine': None})
     # a demo that refuses its options: the study stops with the demo's message and where its whole output is
     fails(['--seeds', '0', '--variant', 'bad=--image-size 100', '--work', str(tmp / 'w'), '--out', out],
           'the demo of bad seed 0 failed (exit 2)', 'multiple of 8', str(tmp / 'w' / 'bad' / 'seed0.log'))

@@ -65,7 +65,7 @@ root = Path(sys.argv[1]) / 'data'
 make_synthetic(out=root, n_patients=8, size=[32], seed=1, progress=False, workers=0)
 ds = FundusDataset('synthetic', root=root, features=['drbin'], split='all')
 e = {'z': np.random.default_rng(0).normal(size=(len(ds), 2)), 'targets': ds.targets, 'features': np.array(['drbin']),
-     'image_file': ds.table['file'].to_numpy(str)}
+     'image_file': np.array(ds.files)}
 html_map(e, Path(sys.argv[1]) / 'map.html', color='drbin')
 print(len(ds), file=open(Path(sys.argv[1]) / 'n.txt', 'w'))
 PY
