@@ -481,7 +481,8 @@ def accelerate(model: nn.Module, device='cpu', precision: str = 'bf16', channels
     """Apply the CPU speed layer to a built `model` (in place) where it helps for a run with these settings: the fused
     batch norm + ReLU units and the weight-gradient kernel on AVX-512 CPUs in bfloat16 channels-last, else `torch.mm`
     weight gradients for the wide 1x1 convolutions. On a GPU, or with `cpu_kernels='off'`, it changes nothing and builds
-    nothing, except that a CPU channels-last run always gets `subsampled_convs`. `cpu_kernels='on'` raises where a CPU run cannot use the kernels. Returns what was done."""
+    nothing, except that a CPU channels-last run always gets `subsampled_convs`. `cpu_kernels='on'` raises where a CPU
+    run cannot use the kernels. Returns what was done."""
     if not isinstance(model, nn.Module): raise TypeError(f'accelerate needs an nn.Module, got {type(model).__name__}.')
     why = kernels_skipped(device, precision, channels_last, cpu_kernels)
     if why is None: why = kernels_unavailable()          # builds them (once) here

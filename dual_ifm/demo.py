@@ -356,12 +356,13 @@ def run_demo(cfg: DemoConfig) -> dict:
         settings = {k: v for k, v in config_to_dict(cfg).items()     # what changes the results (not where or how fast they are made)
                     if k not in ('fresh', 'progress', 'workers', 'threads', 'device', 'out', 'cpu_kernels', 'keep_memory', 'channels_last')}
         st = load_json(state_file) if state_file.exists() else {}
-        if st and st.get('_settings') != json.loads(json.dumps(settings, default=str)):
-            was = st.get('_settings', {}); now = json.loads(json.dumps(settings, default=str))
+        now = json.loads(json.dumps(settings, default=str))
+        if st and st.get('_settings') != now:
+            was = st.get('_settings', {})
             changed = ', '.join(f'{k} {was.get(k)!r} -> {now.get(k)!r}' for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k))
             print(f'{cfg.out} holds a demo made with other settings ({changed}); starting over there.'); st = {}
         if not st: remove_own_files(cfg.out, run.files); run.files.clear()   # the demo's own files only
-        st['_settings'] = json.loads(json.dumps(settings, default=str)); st.setdefault('_seconds', {})
+        st['_settings'] = now; st.setdefault('_seconds', {})
         bar = tqdm(STEPS, desc='demo', disable=not cfg.progress, dynamic_ncols=True, position=0,
                    bar_format='{desc}: step {n_fmt}/{total_fmt} |{bar}| {elapsed}')
         for key, what, fn in bar:

@@ -374,8 +374,8 @@ def _loader(self: Finetuner, rows, shuffle, epoch=0):
 
 def lr_factor(epoch: int, epochs: int, unfreeze_epoch: int = 0, schedule: str = 'constant') -> float:
     "The share of the set learning rates used in `epoch` (0-based): 1, or the half-cosine from `unfreeze_epoch` to the end."
+    if schedule not in ('constant', 'cosine'): raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
     if schedule == 'constant' or epoch < unfreeze_epoch: return 1.0
-    if schedule != 'cosine': raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
     return 0.5 * (1 + math.cos(math.pi * (epoch - unfreeze_epoch) / max(1, epochs - unfreeze_epoch)))
 
 @patch

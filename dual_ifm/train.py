@@ -11,7 +11,7 @@ import os
 import random
 import time
 import warnings
-from dataclasses import MISSING, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from .augment import BatchAugment
 from .accel import CPU_KERNELS, accelerate, keep_freed_memory
 from contextlib import nullcontext
-from .core import (RuntimeConfig, clean_partial_files, compile_quietly, config_to_dict, output_folder, save_config, save_csv,
+from .core import (RuntimeConfig, _field_default, clean_partial_files, compile_quietly, config_to_dict, output_folder, save_config, save_csv,
                            save_figure, save_json)
 from .data import FundusDataset
 from .losses import ContrastiveLoss, distance_quantiles
@@ -354,17 +354,11 @@ def _set_rng_state(s: dict):
 _RESUME_KEYS = ('method', 'backbone', 'width', 'dataset', 'image_size', 'split', 'sample_size', 'batch_size', 'epochs', 'warmup',
                 'optimizer', 'lr', 'embedding_dim', 'augment', 'seed')
 
-def _default_of(cfg, key):
-    "The default of the field `key` of the config dataclass `cfg` (None when it has none)."
-    f = type(cfg).__dataclass_fields__.get(key)
-    if f is None: return None
-    return f.default if f.default is not MISSING else f.default_factory() if f.default_factory is not MISSING else None
-
 def check_resume_settings(old: dict, cfg, keys, where) -> None:
     """Refuse to resume the run in `where` when `cfg` changes one of the settings `keys` that shape the model or the
     data. A setting the run did not record (it was written by a version without it) counts as that setting's default."""
     new = config_to_dict(cfg)
-    was = {k: old[k] if k in old else _default_of(cfg, k) for k in keys}
+    was = {k: old[k] if k in old else _field_default(type(cfg).__dataclass_fields__[k])[1] for k in keys}
     diff = [f'--{k.replace("_", "-")} {was[k]!r} -> {new[k]!r}' for k in keys if was[k] != new[k]]
     if diff: raise ValueError(f'--resume: the settings differ from the run in {where} ({"; ".join(diff)}). '
                               'Use the same settings to continue it, or a new --out for a new run.')
